@@ -1,0 +1,1 @@
+"""The shared dialog engine: pure, synchronous, platform-neutral (no I/O, no clock)."""
