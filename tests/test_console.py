@@ -1,0 +1,169 @@
+"""The console chat end to end: a real `stretchbot console` subprocess, typed input, real timers.
+
+A tiny time scale makes a 30 s hold take a few milliseconds, so these tests wait on output, not on
+clocks. Each read has a timeout, so a hang fails instead of blocking the suite.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+
+from dialogs.content import load_content
+
+CONTENT = load_content()
+TIME_SCALE = "0.002"
+
+
+class Console:
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.output = ""
+
+    @classmethod
+    async def start(cls, db_path, *args: str) -> "Console":
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "STRETCHBOT_TIME_SCALE": TIME_SCALE}
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "console", "--user", "tester", *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env)
+        return cls(process)
+
+    async def expect(self, text: str, timeout: float = 10) -> str:
+        """Read until `text` appears in the output that came after the last expect."""
+        async def read() -> str:
+            while text not in self.output:
+                chunk = await self.process.stdout.read(4096)
+                if not chunk:
+                    raise AssertionError(f"console exited before {text!r}:\n{self.output[-2000:]}")
+                self.output += chunk.decode()
+            before, _, after = self.output.partition(text)
+            self.output = after
+            return before + text
+        try:
+            return await asyncio.wait_for(read(), timeout)
+        except TimeoutError:
+            raise AssertionError(f"no {text!r} within {timeout}s; output so far:\n{self.output[-2000:]}") from None
+
+    async def type(self, line: str) -> None:
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+
+    async def close(self) -> int:
+        if self.process.returncode is None:
+            self.process.stdin.close()
+        return await asyncio.wait_for(self.process.wait(), 10)
+
+
+async def answer_triage(console: Console) -> None:
+    for question in CONTENT.triage.questions:
+        await console.expect(question.text[:40])
+        await console.type("0" if question.kind == "score" else "no")
+
+
+async def test_a_full_routine_in_the_console(tmp_path):
+    console = await Console.start(tmp_path / "bot.db")
+    await console.expect("[1] Start stretching")
+    await console.type("1")
+    await answer_triage(console)
+    await console.expect("Which routine")
+    await console.type(CONTENT.routines["lower5"].title)
+    for stretch_id in CONTENT.routines["lower5"].stretches:
+        stretch = CONTENT.stretches[stretch_id]
+        for _ in stretch.holds():
+            await console.expect("Press Ready")
+            await console.type("ready")
+            await console.expect(f"Hold for {stretch.hold_seconds} s")
+            await console.expect("Release")
+        await console.expect("How did that feel?")
+        await console.type("1")  # Good
+    summary = await console.expect("Would you like a daily reminder")
+    assert f"You did {len(CONTENT.routines['lower5'].stretches)} stretches" in summary
+    assert await console.close() == 0
+
+
+async def test_pain_mid_hold_ends_with_referral_and_no_more_cues(tmp_path):
+    console = await Console.start(tmp_path / "bot.db", "--time-scale", "0.05")  # a hold lasts long enough to interrupt
+    await console.expect("[1] Start stretching")
+    await console.type("start stretching")
+    await answer_triage(console)
+    await console.expect("Which routine")
+    await console.type(CONTENT.routines["gentle"].title)
+    await console.expect("Press Ready")
+    await console.type("ready")
+    await console.expect("Hold for")
+    await console.type("ouch that hurts")
+    await console.expect(CONTENT.triage.pain_stop[:60])
+    await console.type("/help")  # a marker: anything said before it arrives was said after the referral
+    after = await console.expect("Commands:")
+    assert "Release" not in after and "Halfway" not in after
+    await asyncio.sleep(0)
+    assert await console.close() == 0
+
+
+async def test_quit_mid_routine_and_resume_after_a_restart(tmp_path):
+    db = tmp_path / "bot.db"
+    console = await Console.start(db, "--time-scale", "0.05")  # the first hold releases about 1 s after it starts
+    await console.expect("[1] Start stretching")
+    await console.type("1")
+    await answer_triage(console)
+    await console.expect("Which routine")
+    await console.type("1")
+    await console.expect("Press Ready")
+    await console.type("ready")
+    await console.expect("Hold for")
+    assert await console.close() == 0  # EOF quits cleanly mid-hold, before the release cue
+
+    console = await Console.start(db, "--time-scale", "0.05")
+    await console.expect("Welcome back")
+    resumed = await console.expect("Press Ready")  # after the release, the next hold (other side) is offered
+    assert resumed.count("Release") == 1  # the stored cue fired once, after the restart
+    assert await console.close() == 0
+
+
+async def test_ctrl_c_exits_cleanly(tmp_path):
+    console = await Console.start(tmp_path / "bot.db")
+    await console.expect("you>")
+    console.process.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(console.process.wait(), 10)
+    rest = (await console.process.stdout.read()).decode()
+    assert code == 0 and "Traceback" not in console.output + rest
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"STRETCHBOT_TIME_SCALE": "fast"}, "STRETCHBOT_TIME_SCALE: 'fast' is not a number"),
+    ({"DATABASE_URL": "mysql://x"}, "mysql"),
+])
+async def test_bad_configuration_is_one_clear_line(tmp_path, env, message):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "console", stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path, env={**os.environ, **env})
+    out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
+    assert message in err.decode() and len(err.decode().strip().splitlines()) == 1 and "Traceback" not in err.decode()
+
+
+async def test_check_content_prints_a_summary_or_the_precise_error(tmp_path):
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "check-content",
+                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 0 and "content OK" in out.decode() and "routine lower5" in out.decode()
+
+    broken = tmp_path / "content"
+    broken.mkdir()
+    from dialogs.content import DEFAULT_CONTENT_DIR
+    for source in DEFAULT_CONTENT_DIR.glob("*.yaml"):
+        (broken / source.name).write_text(source.read_text())
+    stretches = (broken / "stretches.yaml").read_text()
+    first_hold = stretches.index("hold_seconds:")
+    line_end = stretches.index("\n", first_hold)
+    (broken / "stretches.yaml").write_text(stretches[:first_hold] + "hold_seconds: 500" + stretches[line_end:])
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "check-content", "--content",
+                                                   str(broken), stdout=asyncio.subprocess.PIPE,
+                                                   stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    assert process.returncode == 2
+    assert err.decode().strip() == (f"stretchbot: {broken}/stretches.yaml: stretches[0].hold_seconds: "
+                                    "input should be less than or equal to 120")
