@@ -59,7 +59,9 @@ class Turn:
 
     def screen(self, text: str, choices: list[tuple[str, str]], kind: str = "message") -> None:
         """Show a new screen: a message with choices. Older buttons become stale."""
-        self.state.screen += 1
+        # A new (or forgotten) user starts numbering at the clock, so a button drawn before the
+        # reset can never match a screen drawn after it.
+        self.state.screen = max(self.state.screen + 1, int(self.now.timestamp()) if self.state.screen == 0 else 0)
         self.state.prompt, self.state.choices = text, list(choices)
         self.actions.append(Say(text, tuple(Choice(i, l) for i, l in choices), self.state.screen, kind))
 
@@ -124,7 +126,7 @@ class Engine:
             name = text[1:].split(" ", 1)[0].split("@", 1)[0]
             return self._command(turn, name)
         if turn.state.flow and turn.state.flow.get("kind") != "forget":
-            return reminders.text(self, turn, text)
+            return reminders.text(self, turn, raw)  # raw: a bad time or zone is quoted as typed
         session = turn.state.session
         if session and session.phase == "triage":
             question = self.content.triage.questions[session.question]
@@ -184,7 +186,9 @@ class Engine:
             turn.state.flow = None
             turn.clear_screen()
             if choice == "forget_yes":
-                turn.actions.append(ForgetUser())
+                # the runtime deletes every row; the engine's own answer agrees: nothing is left
+                turn.actions += [CancelTimer(HOLD_TIMER), ForgetUser()]
+                turn.state = UserState(screen=turn.state.screen + 1)
                 return turn.say(turn.t("forgotten"))
             return turn.say(turn.t("forget_cancelled"))
         if turn.state.flow:

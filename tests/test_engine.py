@@ -352,9 +352,13 @@ def test_mydata_asks_for_an_export(chat):
 
 
 def test_forget_needs_confirmation(chat):
+    start_routine(chat)
+    chat.press("ready")
     chat.say("/forget")
     assert ForgetUser() not in chat.steps[-1].actions
-    assert ForgetUser() in chat.press("forget_yes").actions
+    step = chat.press("forget_yes")
+    assert ForgetUser() in step.actions and CancelTimer(HOLD_TIMER) in step.actions
+    assert chat.state.session is None and chat.state.profile.last_triage_at is None
     chat.say("/forget")
     step = chat.press("forget_no")
     assert ForgetUser() not in step.actions and "Nothing was deleted" in said(step)
