@@ -171,7 +171,9 @@ class _RoutinesFile(_Strict):
     routines: list[Routine] = Field(min_length=2)
 
 
-class _UiFile(_Strict):
+class _UiFile(BaseModel):
+    # not stripped: some strings are fragments whose spaces matter (" (left side)")
+    model_config = ConfigDict(extra="forbid")
     strings: dict[str, str]
 
 

@@ -390,3 +390,9 @@ def test_yes_no_with_punctuation_counts(chat):
     chat.press("start")
     chat.say("No, never.")
     assert chat.state.session.question == 1
+
+
+def test_side_labels_keep_their_spacing(chat, content):
+    start_routine(chat)
+    title = content.stretches[content.routines["lower5"].stretches[0]].title
+    assert f"{title} (left side)" in chat.state.prompt

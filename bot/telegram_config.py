@@ -1,0 +1,133 @@
+"""Telegram settings and the safety around the Bot API connection: configuration from the environment,
+flood control with bounded retries, and keeping the bot token out of logs. Used by bot/telegram_adapter.py.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.ext import AIORateLimiter
+
+from bot import ConfigError
+
+log = logging.getLogger("stretchbot.telegram")
+
+# BotFather tokens look like "110201543:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw": the bot id, a colon and
+# 35 characters. Checked loosely so a future, longer secret still passes.
+TOKEN_PATTERN = re.compile(r"\d+:[A-Za-z0-9_-]{30,}")
+SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for webhook secret tokens
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    token: str = field(repr=False)  # never printed, never logged
+    base_url: str | None = None  # Bot API root (a local Bot API server, or the tests' fake)
+    webhook_url: str | None = None  # set: webhook mode; unset: long polling
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_port: int = 8443
+    webhook_listen: str = "0.0.0.0"
+    poll_timeout: float = 30
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url or "").path.lstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "TelegramConfig":
+        token = (environ.get("TELEGRAM_TOKEN") or "").strip()
+        if not token:
+            raise ConfigError("TELEGRAM_TOKEN is not set: create a bot with @BotFather and put its token "
+                              "in the TELEGRAM_TOKEN environment variable")
+        if not TOKEN_PATTERN.fullmatch(token):
+            raise ConfigError("TELEGRAM_TOKEN does not look like a token from @BotFather "
+                              "(<bot id>:<35 letters, digits, _ or ->); copy it again from BotFather")
+        base_url = (environ.get("TELEGRAM_BASE_URL") or "").strip() or None
+        if base_url and urlsplit(base_url).scheme not in ("http", "https"):
+            raise ConfigError("TELEGRAM_BASE_URL must start with http:// or https:// "
+                              "(e.g. http://127.0.0.1:8081/bot)")
+        webhook_url = (environ.get("TELEGRAM_WEBHOOK_URL") or "").strip() or None
+        if webhook_url is None:
+            return cls(token=token, base_url=base_url)
+        parts = urlsplit(webhook_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ConfigError("TELEGRAM_WEBHOOK_URL must be a public https:// URL "
+                              "(e.g. https://bot.example.com/telegram)")
+        secret = (environ.get("TELEGRAM_WEBHOOK_SECRET") or "").strip()
+        if not SECRET_PATTERN.fullmatch(secret):
+            raise ConfigError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL: 1-256 letters, "
+                              "digits, _ or - (e.g. from `openssl rand -hex 32`)")
+        raw_port = (environ.get("TELEGRAM_WEBHOOK_PORT") or "8443").strip()
+        if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+            raise ConfigError(f"TELEGRAM_WEBHOOK_PORT: {raw_port!r} is not a port number (default 8443)")
+        listen = (environ.get("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0").strip()
+        return cls(token=token, base_url=base_url, webhook_url=webhook_url, webhook_secret=secret,
+                   webhook_port=int(raw_port), webhook_listen=listen)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Flood control. Production keeps Telegram's limits; tests switch the rates off (0 = no limit)."""
+
+    overall_per_second: float = 30  # Telegram: about 30 messages per second per bot
+    group_per_minute: float = 20  # Telegram: 20 messages per minute in one group
+    retries_after_429: int = 3  # a 429 is waited out (retry_after) and retried this often
+    network_retry_delays: tuple[float, ...] = (1.0, 3.0, 10.0)  # then the error goes to the caller
+
+
+PRODUCTION_LIMITS = Limits()
+
+
+class PoliteRateLimiter(AIORateLimiter):
+    """PTB's limiter (rates, waiting out 429s) plus a bounded retry of transient network errors.
+
+    Timeouts are not retried: the request may have arrived, and a duplicated message is worse than
+    a missing one. Bad requests are not retried: they would fail the same way."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__(overall_max_rate=limits.overall_per_second, overall_time_period=1,
+                         group_max_rate=limits.group_per_minute, group_time_period=60,
+                         max_retries=limits.retries_after_429)
+        self.network_retry_delays = limits.network_retry_delays
+
+    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # noqa: ANN001
+        for delay in self.network_retry_delays:
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except (BadRequest, TimedOut):
+                raise
+            except NetworkError as error:
+                log.warning("Telegram %s failed (%s); retrying in %.1f s", endpoint, type(error).__name__, delay)
+                await asyncio.sleep(delay)
+        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+
+
+def quiet_token_loggers() -> None:
+    """httpx logs request URLs at INFO and PTB logs the API URL (and message texts) at DEBUG: the URL
+    holds the token. Keep both above those levels whatever --log-level says."""
+    for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING), ("telegram", logging.INFO)):
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < level or logger.level == logging.NOTSET:
+            logger.setLevel(max(level, logger.level))
+
+
+class RedactToken(logging.Filter):
+    """Last line of defence: replace the token in any record a handler formats."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        return True
