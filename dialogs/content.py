@@ -115,6 +115,43 @@ class Phrases(_Strict):
     unsafe: list[UnsafeRequest] = Field(min_length=1)
 
 
+# --- places.yaml ----------------------------------------------------------------------------------
+def _known_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name like Europe/Berlin)") from None
+    return name
+
+
+class ZoneButton(_Strict):
+    zone: str
+    label: str = Field(min_length=1, max_length=30)
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _known_zone(value)
+
+
+class Places(_Strict):
+    """Time zones for reminders: the zones offered as buttons, and city names a user may type."""
+
+    buttons: list[ZoneButton] = Field(min_length=1, max_length=10)
+    cities: dict[str, str] = Field(min_length=1)
+
+    @field_validator("cities")
+    @classmethod
+    def _cities(cls, value: dict[str, str]) -> dict[str, str]:
+        for city, zone in value.items():
+            if city != " ".join(city.lower().split()):
+                raise ValueError(f"city {city!r} must be lower case with single spaces")
+            _known_zone(zone)
+        return value
+
+
 # --- ui.yaml -------------------------------------------------------------------------------------
 # Every string the engine says that is not a stretch, a question or a referral. The engine names
 # these keys; the loader checks that each is present and uses only the placeholders it is given.
@@ -135,6 +172,7 @@ class Content(BaseModel):
     routines: dict[str, Routine]
     triage: Triage
     phrases: Phrases
+    places: Places
     ui: dict[str, str]
 
     def referral(self, level: str) -> str:
@@ -183,6 +221,7 @@ FILES = {
     "routines.yaml": _RoutinesFile,
     "triage.yaml": Triage,
     "phrases.yaml": Phrases,
+    "places.yaml": Places,
     "ui.yaml": _UiFile,
 }
 
@@ -310,4 +349,5 @@ def load_content(directory: Path | str | None = None) -> Content:
                 f"{label('ui.yaml')}: strings.{key}: unknown placeholder {{{sorted(extra)[0]}}} (allowed: {names})"
             )
 
-    return Content(sources=sources, stretches=stretches, routines=routines, triage=triage, phrases=phrases, ui=ui)
+    return Content(sources=sources, stretches=stretches, routines=routines, triage=triage, phrases=phrases,
+                   places=parsed["places.yaml"], ui=ui)

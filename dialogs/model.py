@@ -175,8 +175,9 @@ class Reminder(_Model):
     minute: int
     timezone: str
     days: Literal["daily", "weekdays"] = "daily"
-    paused_until: str | None = None  # ISO date, local to the reminder's zone
+    paused_until: str | None = None  # ISO local date: no reminder before this day ("pause for N days")
     last_sent_on: str | None = None  # ISO local date of the last reminder sent (never two a day)
+    enabled: bool = True  # False: paused until the user turns it back on (e.g. they were unreachable)
 
 
 class Profile(_Model):

@@ -14,7 +14,7 @@ from dialogs.content import DEFAULT_CONTENT_DIR, UI_KEYS, Content, ContentError,
 from dialogs.text import Understanding, normalise
 
 SEEDS_DIR = Path("/work/shared/seeds")
-OWN_FILES = ("sources.yaml", "stretches.yaml", "routines.yaml", "triage.yaml", "phrases.yaml")
+OWN_FILES = ("sources.yaml", "stretches.yaml", "routines.yaml", "triage.yaml", "phrases.yaml", "places.yaml")
 
 
 @pytest.fixture(scope="module")
