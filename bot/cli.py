@@ -44,12 +44,12 @@ def build_engine(settings: Settings) -> Engine:
     return Engine(load_content(settings.content_dir), time_scale=settings.time_scale)
 
 
-async def open_runtime(settings: Settings, engine: Engine, deliver=None):
+async def open_runtime(settings: Settings, engine: Engine, platform: str, deliver=None):
     from bot.runtime import Runtime, SystemClock
     from bot.storage import open_storage
 
     storage = await open_storage(settings.database_url)
-    return Runtime(engine, storage, clock=SystemClock(), deliver=deliver)
+    return Runtime(engine, storage, clock=SystemClock(), deliver=deliver, platforms=(platform,))
 
 
 # ---- subcommands ----------------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     engine = build_engine(settings)
 
     async def main() -> None:
-        runtime = await open_runtime(settings, engine)
+        runtime = await open_runtime(settings, engine, "console")
         chat = ConsoleChat(runtime, UserKey("console", args.user))
         runtime.deliver = chat.deliver
         try:
@@ -88,12 +88,17 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.storage import open_storage
 
-    async def main() -> None:
+    async def main() -> str:
         storage = await open_storage(settings.database_url)
-        await storage.close()
+        try:
+            version = await storage.schema_version()
+        finally:
+            await storage.close()
+        found = storage.found_version
+        change = "already up to date" if found == version else f"migrated from version {found}"
+        return f"{storage.backend} database {storage.location}: schema version {version} ({change})"
 
-    asyncio.run(main())
-    print("database schema is up to date")
+    print(asyncio.run(main()))
     return 0
 
 

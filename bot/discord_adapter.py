@@ -367,7 +367,7 @@ def read_guild_id(environ: Mapping[str, str]) -> int | None:
 async def serve(settings, engine, token: str, guild_id: int | None) -> None:
     from bot.cli import open_runtime
 
-    runtime = await open_runtime(settings, engine)
+    runtime = await open_runtime(settings, engine, "discord")
     bot = DiscordBot(runtime, guild_id=guild_id)
     runtime.deliver = bot.deliver
 

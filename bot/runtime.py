@@ -136,8 +136,11 @@ def _plan(key: UserKey, step: Step, now: datetime) -> _Plan:
 
 class Runtime:
     def __init__(self, engine: Any, storage: Storage, *, clock: Clock, deliver: Deliver | None = None,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, platforms: tuple[str, ...] | None = None) -> None:
         self.engine = engine
+        # the platforms whose timers this process fires: a Telegram process cannot deliver to a
+        # Discord user, so two bots on one database must not take each other's timers (None: all)
+        self.platforms = platforms
         self.storage = storage
         self.clock = clock
         self.deliver = deliver
@@ -196,7 +199,7 @@ class Runtime:
         fired = 0
         while True:
             rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=CLAIM_LEASE,
-                                                owner=self.owner)
+                                                owner=self.owner, platforms=self.platforms)
             if not rows:
                 return fired
             by_user: dict[UserKey, list[TimerRow]] = {}
@@ -246,7 +249,7 @@ class Runtime:
         """Forever: sleep until the next timer is due (or a new one is scheduled), then fire."""
         while True:
             try:
-                next_due = await self.storage.next_due()
+                next_due = await self.storage.next_due(self.platforms)
                 latest = self.clock.now() + POLL_INTERVAL
                 await self.clock.sleep_until(min(next_due, latest) if next_due else latest, self.wake)
                 self.wake.clear()

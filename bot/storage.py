@@ -1,28 +1,28 @@
-"""Durable state for the runtime: users, timers and session history in SQLite (aiosqlite).
+"""Durable state for the runtime: users, timers and session history, in a SQLite file (aiosqlite)
+or in PostgreSQL (asyncpg, bot/storage_pg.py) when several processes share one database.
 
 One row per user holds the engine's state document plus a version for optimistic concurrency; the
 timers the engine scheduled live next to it and are written in the same transaction as the state
 change that made them, so a restart never loses or duplicates a reminder. Times are integer epoch
-milliseconds (UTC): cheap to compare and identical on PostgreSQL. The SQL stays plain so that
-bot/storage_pg.py can mirror it with asyncpg.
+milliseconds (UTC): cheap to compare and identical on both databases. The SQL is written once, with
+`?` placeholders, in the dialect both understand (SqlStorage here); a backend (bot/storage_sqlite.py,
+bot/storage_pg.py) adds its connection handling and claim_due. open_storage() picks one by URL.
 """
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any, Protocol, TypeVar
 
-import aiosqlite
 from bot import ConfigError
 
 DEFAULT_SQLITE_PATH = "./stretchbot.db"
-BUSY_TIMEOUT_MS = 5000  # another process holding the write lock: wait this long before failing
-ACCEPTED_URLS = "sqlite:///relative/path.db or sqlite:////absolute/path.db (unset: ./stretchbot.db)"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+ACCEPTED_URLS = ("sqlite:///relative/path.db, sqlite:////absolute/path.db or"
+                 " postgresql://user:password@host:5432/database (unset: ./stretchbot.db)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -64,23 +64,22 @@ class HistoryRow:
 
 
 class Storage(Protocol):
-    async def load(self, key: UserKey) -> Loaded: ...
+    backend: str  # for people: "SQLite" / "PostgreSQL"
+    location: str  # the file, or the URL with its password hidden
+    found_version: int  # the schema version found on opening (before migrating)
 
+    async def load(self, key: UserKey) -> Loaded: ...
     async def save(self, key: UserKey, *, expected_version: int, state_json: str, address: dict | None,
                    profile: dict, schedule: list[TimerRow], cancel: list[str],
                    history: list[HistoryRow], fired: TimerRow | None = None) -> bool: ...
-
-    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta,
-                        owner: str) -> list[TimerRow]: ...
-
-    async def next_due(self) -> datetime | None: ...
-
+    # platforms: only timers of these platforms (a Telegram-only process cannot deliver to Discord)
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta, owner: str,
+                        platforms: tuple[str, ...] | None = None) -> list[TimerRow]: ...
+    async def next_due(self, platforms: tuple[str, ...] | None = None) -> datetime | None: ...
     async def history(self, key: UserKey) -> list[HistoryRow]: ...
-
     async def export_user(self, key: UserKey) -> dict: ...
-
     async def forget_user(self, key: UserKey) -> None: ...
-
+    async def schema_version(self) -> int: ...
     async def close(self) -> None: ...
 
 
@@ -108,7 +107,9 @@ def _json(value: Any) -> str:
 
 # ---- schema -------------------------------------------------------------------------------------
 # Each entry is one migration step (a tuple of statements), applied in order inside one transaction.
-# Never edit a released step: append a new one. The schema version is len(MIGRATIONS).
+# Never edit a released step: append a new one. The schema version is len(MIGRATIONS). Statements
+# are written for SQLite; a backend translates the few spellings its database does differently
+# (SqlStorage.SPELLINGS), so both databases always have the same tables at the same version.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
         """CREATE TABLE users (
@@ -150,57 +151,43 @@ USER_TABLES = ("users", "timers", "history")  # every table with rows about a us
 
 # A claimed timer becomes claimable again when its lease runs out; until then it is not "due".
 _CLAIMABLE_AT = "CASE WHEN claimed_until_ms > due_ms THEN claimed_until_ms ELSE due_ms END"
+# The rows claim_due returns, in the order TimerRow needs them.
+CLAIMED_COLUMNS = "platform, user_id, name, due_ms, payload"
 
 
-class SqliteStorage:
-    """Storage on one aiosqlite connection. Transactions are serialised by an asyncio.Lock (the
-    connection is shared) and start with BEGIN IMMEDIATE, so other processes wait on busy_timeout."""
+def only(platforms: tuple[str, ...] | None) -> tuple[str, tuple]:
+    """SQL to AND to a timers query so it sees only these platforms (None: all), and its parameters."""
+    if platforms is None:
+        return "", ()
+    return f" AND platform IN ({', '.join('?' * len(platforms)) or 'NULL'})", tuple(platforms)
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
-        self._db = db
-        self.path = path
-        self._lock = asyncio.Lock()
 
-    @classmethod
-    async def open(cls, path: str) -> "SqliteStorage":
-        if sqlite3.sqlite_version_info < (3, 35, 0):
-            raise StorageConfigError(
-                f"SQLite {sqlite3.sqlite_version} is too old: stretchbot needs 3.35 or newer (RETURNING)")
-        try:
-            # probe with plain sqlite3 first: when aiosqlite.connect() itself fails, its worker thread
-            # reports back to the event loop later, possibly after the loop has closed
-            await asyncio.to_thread(lambda: sqlite3.connect(path).close())
-            db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
-        except sqlite3.Error as error:
-            raise StorageConfigError(f"cannot open SQLite database {path}: {error}") from None
-        try:
-            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await db.execute("PRAGMA journal_mode = WAL")
-            await _migrate(db)
-        except StorageConfigError:
-            await db.close()
-            raise
-        except sqlite3.Error as error:
-            await db.close()
-            raise StorageConfigError(f"cannot open SQLite database {path}: {error}") from None
-        return cls(db, path)
+T = TypeVar("T")
 
-    async def _transaction(self, work) -> Any:
-        """Run `work(db)` inside BEGIN IMMEDIATE .. COMMIT; roll back on any exception."""
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = await work(self._db)
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
-            return result
+
+class Tx(Protocol):
+    """An open transaction (or, for reads, a connection) as the shared SQL sees it: `?` placeholders."""
+
+    async def execute(self, sql: str, params: tuple = ()) -> int: ...  # how many rows changed
+    async def fetch(self, sql: str, params: tuple = ()) -> list[tuple]: ...
+
+
+class SqlStorage:
+    """The Storage logic both backends share. A backend adds `_transaction` (run `work(tx)` in one
+    transaction, or on a plain connection when write=False), `claim_due`, `close` and the constants."""
+
+    backend = "SQL"  # for people: "SQLite" / "PostgreSQL"
+    location = ""  # the file or the URL with its password hidden
+    found_version = 0  # the schema version the database had when this process opened it
+    META_EXISTS_SQL = ""  # one row, one column: 0 while the meta table does not exist yet
+    SCHEMA_LOCK_SQL = ""  # run first in a migration: keeps other processes from migrating meanwhile
+    SPELLINGS: tuple[tuple[str, str], ...] = ()  # (SQLite spelling, this database's) for MIGRATIONS
+
+    async def _transaction(self, work: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
+        raise NotImplementedError
 
     async def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
-        async with self._lock:
-            async with self._db.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+        return await self._transaction(lambda tx: tx.fetch(sql, params), write=False)
 
     # ---- users ---------------------------------------------------------------------------------
     async def load(self, key: UserKey) -> Loaded:
@@ -219,37 +206,37 @@ class SqliteStorage:
         columns = (profile.get("timezone"), _optional_ms(profile.get("last_triage_at")),
                    profile.get("last_triage_level"))
 
-        async def work(db: aiosqlite.Connection) -> bool:
+        async def work(tx: Tx) -> bool:
             if expected_version == 0:
-                cursor = await db.execute(
+                changed = await tx.execute(
                     "INSERT INTO users (platform, user_id, address, timezone, last_triage_at_ms,"
                     " last_triage_level, state, version, created_ms, updated_ms)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (platform, user_id) DO NOTHING",
                     (*who, _json(address or {}), *columns, state_json, now, now))
             else:
-                cursor = await db.execute(
+                changed = await tx.execute(
                     "UPDATE users SET address = COALESCE(?, address), timezone = ?, last_triage_at_ms = ?,"
                     " last_triage_level = ?, state = ?, version = version + 1, updated_ms = ?"
                     " WHERE platform = ? AND user_id = ? AND version = ?",
                     (None if address is None else _json(address), *columns, state_json, now, *who,
                      expected_version))
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False  # lost the race: nothing was written, so the COMMIT changes nothing
             # the fired row goes first: a step may schedule the same name again, and that must stay
             if fired is not None:
-                await db.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?"
+                await tx.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?"
                                  " AND due_ms = ?", (*who, fired.name, to_ms(fired.due)))
             for name in cancel:
-                await db.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?",
+                await tx.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?",
                                  (*who, name))
             for timer in schedule:
-                await db.execute(
+                await tx.execute(
                     "INSERT INTO timers (platform, user_id, name, due_ms, payload) VALUES (?, ?, ?, ?, ?)"
                     " ON CONFLICT (platform, user_id, name) DO UPDATE SET due_ms = excluded.due_ms,"
                     " payload = excluded.payload, claimed_by = NULL, claimed_until_ms = NULL",
                     (*who, timer.name, to_ms(timer.due), _json(timer.payload)))
             for row in history:
-                await db.execute(
+                await tx.execute(
                     "INSERT INTO history (platform, user_id, outcome, routine, level, stretches_done,"
                     " seconds, ended_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (*who, row.outcome, row.routine, row.level, row.stretches_done, row.seconds,
@@ -259,28 +246,16 @@ class SqliteStorage:
         return await self._transaction(work)
 
     # ---- timers --------------------------------------------------------------------------------
-    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta, owner: str) -> list[TimerRow]:
-        now_ms = to_ms(now)
-        until_ms = to_ms(now + lease)
-
-        async def work(db: aiosqlite.Connection) -> list[tuple]:
-            # one statement for the whole batch; RETURNING order is unspecified, so sort below
-            async with db.execute(
-                "UPDATE timers SET claimed_by = ?, claimed_until_ms = ? WHERE rowid IN ("
-                " SELECT rowid FROM timers WHERE due_ms <= ?"
-                " AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?)"
-                " ORDER BY due_ms LIMIT ?)"
-                " RETURNING platform, user_id, name, due_ms, payload",
-                (owner, until_ms, now_ms, now_ms, limit),
-            ) as cursor:
-                return list(await cursor.fetchall())
-
-        rows = sorted(await self._transaction(work), key=lambda row: (row[3], row[0], row[1], row[2]))
+    @staticmethod
+    def _claimed(rows: list[tuple]) -> list[TimerRow]:
+        """Rows of CLAIMED_COLUMNS as TimerRows, oldest due first (RETURNING order is unspecified)."""
+        rows = sorted(rows, key=lambda row: (row[3], row[0], row[1], row[2]))
         return [TimerRow(UserKey(platform, user_id), name, from_ms(due), json.loads(payload))
                 for platform, user_id, name, due, payload in rows]
 
-    async def next_due(self) -> datetime | None:
-        rows = await self._read(f"SELECT MIN({_CLAIMABLE_AT}) FROM timers")
+    async def next_due(self, platforms: tuple[str, ...] | None = None) -> datetime | None:
+        where, params = only(platforms)
+        rows = await self._read(f"SELECT MIN({_CLAIMABLE_AT}) FROM timers WHERE 1 = 1{where}", params)
         return None if rows[0][0] is None else from_ms(rows[0][0])
 
     async def timers(self, key: UserKey) -> list[TimerRow]:
@@ -320,61 +295,59 @@ class SqliteStorage:
         return {"profile": profile, "state": state, "timers": timers, "history": history}
 
     async def forget_user(self, key: UserKey) -> None:
-        async def work(db: aiosqlite.Connection) -> None:
+        async def work(tx: Tx) -> None:
             for table in USER_TABLES:
-                await db.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?",
+                await tx.execute(f"DELETE FROM {table} WHERE platform = ? AND user_id = ?",
                                  (key.platform, key.user_id))
 
         await self._transaction(work)
 
+    # ---- schema --------------------------------------------------------------------------------
     async def schema_version(self) -> int:
-        async with self._lock:
-            return await _schema_version(self._db)
+        return await self._transaction(self._stored_version, write=False)
 
-    async def close(self) -> None:
-        async with self._lock:
-            await self._db.close()
-
-
-async def _schema_version(db: aiosqlite.Connection) -> int:
-    async with db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'") as cursor:
-        if await cursor.fetchone() is None:
+    async def _stored_version(self, tx: Tx) -> int:
+        [(meta_exists,)] = await tx.fetch(self.META_EXISTS_SQL)
+        if not meta_exists:
             return 0
-    async with db.execute("SELECT value FROM meta WHERE key = 'schema_version'") as cursor:
-        row = await cursor.fetchone()
-    return 0 if row is None else int(row[0])
+        rows = await tx.fetch("SELECT value FROM meta WHERE key = 'schema_version'")
+        return int(rows[0][0]) if rows else 0
+
+    async def _migrate(self) -> None:
+        """Bring the schema to len(MIGRATIONS). An up-to-date database is only read, never written."""
+        target = len(MIGRATIONS)
+        self.found_version = await self.schema_version()
+        if self.found_version == target:
+            return
+
+        async def work(tx: Tx) -> None:
+            if self.SCHEMA_LOCK_SQL:
+                await tx.fetch(self.SCHEMA_LOCK_SQL)
+            current = await self._stored_version(tx)  # again under the lock: another process may have won
+            if current > target:
+                raise StorageConfigError(
+                    f"database schema version {current} is newer than this stretchbot understands ({target})")
+            await tx.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for step in MIGRATIONS[current:]:
+                for statement in step:
+                    for sqlite_spelling, spelling in self.SPELLINGS:
+                        statement = statement.replace(sqlite_spelling, spelling)
+                    await tx.execute(statement)
+            await tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
+                             " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(target),))
+
+        await self._transaction(work)
 
 
-async def _migrate(db: aiosqlite.Connection) -> None:
-    """Bring the schema to len(MIGRATIONS). An up-to-date database is only read, never written."""
-    target = len(MIGRATIONS)
-    if await _schema_version(db) == target:
-        return
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        current = await _schema_version(db)  # again under the write lock: another process may have won
-        if current > target:
-            raise StorageConfigError(
-                f"database schema version {current} is newer than this stretchbot understands ({target})")
-        await db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        for step in MIGRATIONS[current:]:
-            for statement in step:
-                await db.execute(statement)
-        await db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)"
-                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(target),))
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
 
 
 def sqlite_path(url: str | None) -> str:
     """The SQLite file a storage URL names; StorageConfigError for anything else."""
     if not url:
         return DEFAULT_SQLITE_PATH
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
-    if scheme in ("postgresql", "postgres"):
-        raise StorageConfigError("PostgreSQL storage arrives with the scale-out work")
+    scheme = _scheme(url)
     if scheme != "sqlite":
         # never echo the URL itself: a database URL may carry a password
         named = f"unsupported storage URL scheme '{scheme}'" if scheme else "storage URL has no scheme"
@@ -385,7 +358,25 @@ def sqlite_path(url: str | None) -> str:
     return url[len(prefix):]  # "sqlite:////abs" leaves "/abs"; "sqlite:///rel" leaves "rel"
 
 
+def __getattr__(name: str) -> Any:
+    """`from bot.storage import SqliteStorage` keeps working: the class lives in bot/storage_sqlite.py,
+    which imports this module, so it is loaded on first use instead of at the top."""
+    if name == "SqliteStorage":
+        from bot.storage_sqlite import SqliteStorage
+
+        return SqliteStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 async def open_storage(url: str | None) -> Storage:
+    """Open (and migrate) the storage a URL names: PostgreSQL for postgresql:// or postgres://,
+    else a SQLite file (default ./stretchbot.db)."""
+    if url and _scheme(url) in POSTGRES_SCHEMES:
+        from bot.storage_pg import PgStorage  # backends are imported late: they import this module
+
+        return await PgStorage.open(url)
+    from bot.storage_sqlite import SqliteStorage
+
     path = sqlite_path(url)
     if path != ":memory:" and Path(path).is_dir():
         raise StorageConfigError(f"cannot open SQLite database {path}: it is a directory")

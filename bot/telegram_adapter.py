@@ -289,7 +289,7 @@ async def serve(adapter: TelegramBot, config: TelegramConfig, stop: asyncio.Even
 async def _run(settings, engine, config: TelegramConfig) -> None:  # noqa: ANN001
     storage = await open_storage(settings.database_url)
     try:
-        adapter = build(config, Runtime(engine, storage, clock=SystemClock()))
+        adapter = build(config, Runtime(engine, storage, clock=SystemClock(), platforms=("telegram",)))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

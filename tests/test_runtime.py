@@ -378,3 +378,18 @@ async def test_the_real_engine_greets_with_choices(store, clock):
     assert greeting.choices and greeting.screen is not None
     assert (await state_of(store, ANNA)).screen == greeting.screen
     assert runtime.ui("foreign_button")
+
+
+async def test_each_process_fires_only_its_own_platforms_timers(tiny, store, clock):
+    """A Telegram process cannot deliver to a Discord user: on one database they must not take each other's timers."""
+    telegram_inbox, discord_inbox = Inbox(), Inbox()
+    telegram = Runtime(tiny, store, clock=clock, deliver=telegram_inbox, owner="tg", platforms=("telegram",))
+    discord = Runtime(tiny, store, clock=clock, deliver=discord_inbox, owner="dc", platforms=("discord",))
+    await telegram.handle(ANNA, Text("hold"), {"chat_id": 5})
+    await discord.handle(BORIS, Text("hold"), {"channel": 9})
+    clock.advance(HOLD_SECONDS)
+
+    assert await telegram.fire_due() == 1
+    assert [key for key, _, _ in telegram_inbox.got] == [ANNA]
+    assert await discord.fire_due() == 1
+    assert [key for key, _, _ in discord_inbox.got] == [BORIS]

@@ -1,0 +1,99 @@
+"""SQLite storage (aiosqlite): one file, the default. The tables and the SQL are SqlStorage's (bot/storage.py).
+
+Several processes may share the file (WAL, and BEGIN IMMEDIATE waits up to BUSY_TIMEOUT_MS for the
+write lock), which suits one machine; for several machines use PostgreSQL (bot/storage_pg.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import aiosqlite
+
+from bot.storage import CLAIMED_COLUMNS, SqlStorage, StorageConfigError, T, TimerRow, Tx, only, to_ms
+
+BUSY_TIMEOUT_MS = 5000  # another process holding the write lock: wait this long before failing
+
+
+class _SqliteTx:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: tuple = ()) -> int:
+        async with self._db.execute(sql, params) as cursor:
+            return cursor.rowcount
+
+    async def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
+        async with self._db.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+class SqliteStorage(SqlStorage):
+    """Storage on one aiosqlite connection. Transactions are serialised by an asyncio.Lock (the
+    connection is shared) and start with BEGIN IMMEDIATE, so other processes wait on busy_timeout."""
+
+    backend = "SQLite"
+    META_EXISTS_SQL = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        self._db = db
+        self.path = self.location = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str) -> "SqliteStorage":
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise StorageConfigError(
+                f"SQLite {sqlite3.sqlite_version} is too old: stretchbot needs 3.35 or newer (RETURNING)")
+        try:
+            # probe with plain sqlite3 first: when aiosqlite.connect() itself fails, its worker thread
+            # reports back to the event loop later, possibly after the loop has closed
+            await asyncio.to_thread(lambda: sqlite3.connect(path).close())
+            db = await aiosqlite.connect(path, isolation_level=None)  # we issue BEGIN/COMMIT ourselves
+        except sqlite3.Error as error:
+            raise StorageConfigError(f"cannot open SQLite database {path}: {error}") from None
+        storage = cls(db, path)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            await storage._migrate()
+        except StorageConfigError:
+            await db.close()
+            raise
+        except sqlite3.Error as error:
+            await db.close()
+            raise StorageConfigError(f"cannot open SQLite database {path}: {error}") from None
+        return storage
+
+    async def _transaction(self, work: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
+        """Run `work(tx)` inside BEGIN IMMEDIATE .. COMMIT (rolled back on any exception); reads skip it."""
+        async with self._lock:
+            if not write:
+                return await work(_SqliteTx(self._db))
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(_SqliteTx(self._db))
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+            return result
+
+    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta, owner: str,
+                        platforms: tuple[str, ...] | None = None) -> list[TimerRow]:
+        now_ms = to_ms(now)
+        where, params = only(platforms)
+        # one statement for the whole batch; BEGIN IMMEDIATE keeps other processes out meanwhile
+        rows = await self._transaction(lambda tx: tx.fetch(
+            "UPDATE timers SET claimed_by = ?, claimed_until_ms = ? WHERE rowid IN ("
+            " SELECT rowid FROM timers WHERE due_ms <= ?"
+            f" AND (claimed_until_ms IS NULL OR claimed_until_ms <= ?){where}"
+            f" ORDER BY due_ms LIMIT ?) RETURNING {CLAIMED_COLUMNS}",
+            (owner, to_ms(now + lease), now_ms, now_ms, *params, limit)))
+        return self._claimed(rows)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
