@@ -171,7 +171,9 @@ class Engine:
             turn.actions.append(ExportData())
             return turn.say(turn.t("mydata"))
         if name == "forget":
-            turn.state.flow = {"kind": "forget"}
+            # remember the screen this covers, so "Cancel" can bring it back
+            turn.state.flow = {"kind": "forget", "prompt": turn.state.prompt,
+                               "choices": [list(c) for c in turn.state.choices]}  # JSON-shaped
             return turn.screen(turn.t("forget_confirm"), [
                 ("forget_yes", turn.t("label_forget_yes")), ("forget_no", turn.t("label_forget_no"))])
         turn.reshow(turn.t("unknown_command", name=name[:40]))
@@ -183,6 +185,7 @@ class Engine:
         if choice == "stop":
             return self.stop(turn)
         if turn.state.flow and turn.state.flow.get("kind") == "forget":
+            covered = turn.state.flow
             turn.state.flow = None
             turn.clear_screen()
             if choice == "forget_yes":
@@ -190,7 +193,10 @@ class Engine:
                 turn.actions += [CancelTimer(HOLD_TIMER), ForgetUser()]
                 turn.state = UserState(screen=turn.state.screen + 1)
                 return turn.say(turn.t("forgotten"))
-            return turn.say(turn.t("forget_cancelled"))
+            turn.state.prompt = covered.get("prompt", "")
+            turn.state.choices = [tuple(c) for c in covered.get("choices", [])]
+            turn.state.screen += 1  # the covered screen comes back with fresh buttons
+            return turn.reshow(turn.t("forget_cancelled"))
         if turn.state.flow:
             return reminders.choose(self, turn, choice)
         session = turn.state.session

@@ -396,3 +396,15 @@ def test_side_labels_keep_their_spacing(chat, content):
     start_routine(chat)
     title = content.stretches[content.routines["lower5"].stretches[0]].title
     assert f"{title} (left side)" in chat.state.prompt
+
+
+def test_cancelling_forget_mid_session_brings_the_screen_back(chat):
+    """Found by hypothesis on CI: /stretch, /forget, Cancel left a session with no way on."""
+    chat.say("/stretch")
+    question_prompt, choices = chat.state.prompt, chat.state.choices
+    chat.say("/forget")
+    step = chat.press("forget_no")
+    assert "Nothing was deleted" in said(step) and question_prompt in said(step)
+    assert chat.state.choices == choices and step.says()[-1].screen == chat.state.screen
+    chat.press("no")
+    assert chat.state.session.question == 1
