@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.storage import HistoryRow, Loaded, Storage, TimerRow, UserKey
+from bot.storage import HistoryRow, Loaded, Save, Storage, TimerRow, UserKey
 from dialogs import model
 from dialogs.model import (
     Action, CancelTimer, EndSession, Event, ForgetUser, ScheduleTimer, Step, TimerFired, UserState,
@@ -134,6 +134,13 @@ def _plan(key: UserKey, step: Step, now: datetime) -> _Plan:
     return plan
 
 
+def _profile_columns(state: UserState) -> dict:
+    """The profile fields storage keeps as columns (queryable, exported, deleted with the user)."""
+    profile = state.profile
+    return {"timezone": profile.timezone, "last_triage_at": profile.last_triage_at,
+            "last_triage_level": profile.last_triage_level}
+
+
 class Runtime:
     def __init__(self, engine: Any, storage: Storage, *, clock: Clock, deliver: Deliver | None = None,
                  owner: str | None = None, platforms: tuple[str, ...] | None = None) -> None:
@@ -169,11 +176,9 @@ class Runtime:
                 await self.storage.forget_user(key)
                 log.info("forgot %s:%s", key.platform, key.user_id)
                 return plan.outputs, known_address
-            profile = step.state.profile
             saved = await self.storage.save(
                 key, expected_version=loaded.version, state_json=step.state.to_json(), address=address,
-                profile={"timezone": profile.timezone, "last_triage_at": profile.last_triage_at,
-                         "last_triage_level": profile.last_triage_level},
+                profile=_profile_columns(step.state),
                 schedule=plan.schedule, cancel=plan.cancel, history=plan.history, fired=fired)
             if saved:
                 if plan.schedule:
@@ -195,32 +200,87 @@ class Runtime:
 
     # ---- timers ---------------------------------------------------------------------------------
     async def fire_due(self) -> int:
-        """Fire every timer due now, oldest first. Returns how many went through the engine."""
-        fired = 0
-        while True:
-            rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=CLAIM_LEASE,
-                                                owner=self.owner, platforms=self.platforms)
-            if not rows:
-                return fired
-            by_user: dict[UserKey, list[TimerRow]] = {}
-            for row in rows:  # one user's timers run in due order; different users side by side
-                by_user.setdefault(row.key, []).append(row)
-            gate = asyncio.Semaphore(FIRE_CONCURRENCY)
-            counts = await asyncio.gather(*(self._fire_user(user_rows, gate) for user_rows in by_user.values()))
-            fired += sum(counts)
-            if len(rows) < CLAIM_BATCH:
-                # a timer scheduled "now" by one of these steps waits for the next round, so an engine
-                # that keeps rescheduling at `now` cannot spin this loop forever
-                return fired
+        """Fire every timer due now, oldest first. Returns how many went through the engine.
 
-    async def _fire_user(self, rows: list[TimerRow], gate: asyncio.Semaphore) -> int:
+        A claimed batch costs one query to load every user in it, the engine steps in memory, and
+        ONE transaction to save them all; only a user whose state changed meanwhile (or who has two
+        timers in the batch) takes the one-by-one path. Deliveries run while the next batch is
+        claimed, so a slow send does not hold up cues that come due behind it.
+        """
         fired = 0
-        async with gate:
-            for row in rows:
-                fired += await self._fire(row)
-        return fired
+        sending: set[asyncio.Task] = set()
+        gate = asyncio.Semaphore(FIRE_CONCURRENCY)
+        try:
+            while True:
+                rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=CLAIM_LEASE,
+                                                    owner=self.owner, platforms=self.platforms)
+                if not rows:
+                    return fired
+                fired += await self._fire_batch(rows, gate, sending)
+                if len(rows) < CLAIM_BATCH:
+                    # a timer scheduled "now" by one of these steps waits for the next round, so an
+                    # engine that keeps rescheduling at `now` cannot spin this loop forever
+                    return fired
+        finally:
+            await asyncio.gather(*sending)
+
+    async def _fire_batch(self, rows: list[TimerRow], gate: asyncio.Semaphore, sending: set) -> int:
+        by_user: dict[UserKey, list[TimerRow]] = {}
+        for row in rows:
+            by_user.setdefault(row.key, []).append(row)
+        singles = [user_rows[0] for user_rows in by_user.values() if len(user_rows) == 1]
+        one_by_one = [row for user_rows in by_user.values() if len(user_rows) > 1 for row in user_rows]
+        loaded = await self.storage.load_many([row.key for row in singles])
+        now = self.clock.now()
+        saves: list[Save] = []
+        sent: list[tuple[TimerRow, list[Action], dict]] = []
+        for row in singles:
+            try:
+                step = self.engine.handle(self._state(row.key, loaded[row.key]),
+                                          TimerFired(row.name, row.due, row.payload), now)
+            except Exception:  # one bad timer must never stop the others; its lease expires, it retries
+                log.exception("timer %r for %s:%s failed", row.name, row.key.platform, row.key.user_id)
+                continue
+            plan = _plan(row.key, step, now)
+            if plan.forget:
+                one_by_one.append(row)
+                continue
+            saves.append(Save(row.key, loaded[row.key].version, step.state.to_json(), None,
+                              _profile_columns(step.state), plan.schedule, plan.cancel, plan.history, row))
+            sent.append((row, plan.outputs, loaded[row.key].address))
+        try:
+            results = await self.storage.save_many(saves)
+        except Exception:  # the whole batch stays claimed; its lease expires and it is retried
+            log.exception("saving a batch of %d fired timers failed", len(saves))
+            results = [False] * len(saves)
+            sent = []
+        if any(save.schedule for save in saves):
+            self.wake.set()
+        for (row, outputs, address), saved in zip(sent, results):
+            if saved:
+                self._send_later(row, outputs, address, gate, sending)
+            else:
+                one_by_one.append(row)  # its state changed since the load: the careful path retries
+        done = sum(results)
+        for row in sorted(one_by_one, key=lambda r: r.due):
+            done += await self._fire(row)
+        return done
+
+    def _send_later(self, row: TimerRow, outputs: list[Action], address: dict, gate: asyncio.Semaphore,
+                    sending: set) -> None:
+        if not outputs or self.deliver is None:
+            return
+
+        async def send() -> None:
+            async with gate:
+                await self._deliver(row, outputs, address)
+
+        task = asyncio.create_task(send())
+        sending.add(task)
+        task.add_done_callback(sending.discard)
 
     async def _fire(self, row: TimerRow) -> int:
+        """One timer through the careful path: reload, step, version-checked save, retries."""
         key = row.key
         try:
             outputs, address = await self._step(key, TimerFired(row.name, row.due, row.payload), None,
@@ -229,14 +289,18 @@ class Runtime:
             log.exception("timer %r for %s:%s failed", row.name, key.platform, key.user_id)
             return 0
         if outputs and self.deliver is not None:
-            try:
-                await self.deliver(key, address, outputs)
-            except Undeliverable as error:
-                log.warning("cannot reach %s:%s (%s)", key.platform, key.user_id, error)
-                await self._unreachable(key, str(error))
-            except Exception:
-                log.exception("delivering timer %r to %s:%s failed", row.name, key.platform, key.user_id)
+            await self._deliver(row, outputs, address)
         return 1
+
+    async def _deliver(self, row: TimerRow, outputs: list[Action], address: dict) -> None:
+        key = row.key
+        try:
+            await self.deliver(key, address, outputs)
+        except Undeliverable as error:
+            log.warning("cannot reach %s:%s (%s)", key.platform, key.user_id, error)
+            await self._unreachable(key, str(error))
+        except Exception:
+            log.exception("delivering timer %r to %s:%s failed", row.name, key.platform, key.user_id)
 
     async def _unreachable(self, key: UserKey, reason: str) -> None:
         """Tell the engine (it marks the user unreachable); whatever it says cannot be delivered."""

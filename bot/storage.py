@@ -24,6 +24,7 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 ACCEPTED_URLS = ("sqlite:///relative/path.db, sqlite:////absolute/path.db or"
                  " postgresql://user:password@host:5432/database (unset: ./stretchbot.db)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LOAD_CHUNK = 400  # users per load_many query (two parameters each: well inside every database's limit)
 
 
 class StorageConfigError(ConfigError):
@@ -63,15 +64,32 @@ class HistoryRow:
     ended_at: datetime
 
 
+@dataclass(frozen=True)
+class Save:
+    """One user's save: the arguments of Storage.save, so a batch of them can share a transaction."""
+
+    key: UserKey
+    expected_version: int
+    state_json: str
+    address: dict | None
+    profile: dict
+    schedule: list[TimerRow]
+    cancel: list[str]
+    history: list[HistoryRow]
+    fired: TimerRow | None = None
+
+
 class Storage(Protocol):
     backend: str  # for people: "SQLite" / "PostgreSQL"
     location: str  # the file, or the URL with its password hidden
     found_version: int  # the schema version found on opening (before migrating)
 
     async def load(self, key: UserKey) -> Loaded: ...
+    async def load_many(self, keys: list[UserKey]) -> dict[UserKey, Loaded]: ...
     async def save(self, key: UserKey, *, expected_version: int, state_json: str, address: dict | None,
                    profile: dict, schedule: list[TimerRow], cancel: list[str],
                    history: list[HistoryRow], fired: TimerRow | None = None) -> bool: ...
+    async def save_many(self, saves: list[Save]) -> list[bool]: ...
     # platforms: only timers of these platforms (a Telegram-only process cannot deliver to Discord)
     async def claim_due(self, now: datetime, *, limit: int, lease: timedelta, owner: str,
                         platforms: tuple[str, ...] | None = None) -> list[TimerRow]: ...
@@ -169,6 +187,7 @@ class Tx(Protocol):
     """An open transaction (or, for reads, a connection) as the shared SQL sees it: `?` placeholders."""
 
     async def execute(self, sql: str, params: tuple = ()) -> int: ...  # how many rows changed
+    async def execute_many(self, sql: str, rows: list[tuple]) -> None: ...  # nothing when rows is empty
     async def fetch(self, sql: str, params: tuple = ()) -> list[tuple]: ...
 
 
@@ -198,52 +217,81 @@ class SqlStorage:
         state, version, address = rows[0]
         return Loaded(state_json=state, version=version, address=json.loads(address))
 
+    async def load_many(self, keys: list[UserKey]) -> dict[UserKey, Loaded]:
+        """Several users' states in one query per LOAD_CHUNK users (the scheduler's batches)."""
+        found = {key: Loaded(state_json=None, version=0, address={}) for key in keys}
+        for start in range(0, len(keys), LOAD_CHUNK):
+            chunk = keys[start:start + LOAD_CHUNK]
+            rows = await self._read(
+                "SELECT platform, user_id, state, version, address FROM users WHERE (platform, user_id) IN"
+                f" (VALUES {', '.join('(?, ?)' for _ in chunk)})",
+                tuple(part for key in chunk for part in (key.platform, key.user_id)))
+            for platform, user_id, state, version, address in rows:
+                found[UserKey(platform, user_id)] = Loaded(state, version, json.loads(address))
+        return found
+
     async def save(self, key: UserKey, *, expected_version: int, state_json: str, address: dict | None,
                    profile: dict, schedule: list[TimerRow], cancel: list[str],
                    history: list[HistoryRow], fired: TimerRow | None = None) -> bool:
-        who = (key.platform, key.user_id)
+        [saved] = await self.save_many([Save(key, expected_version, state_json, address, profile, schedule,
+                                             cancel, history, fired)])
+        return saved
+
+    async def save_many(self, saves: list[Save]) -> list[bool]:
+        """Several users' saves in ONE transaction, so one commit (one disk flush) for a whole batch.
+
+        Each user's state is version-checked on its own: one who lost a race is left out (False) and
+        nothing of theirs is written, while the others still commit. Timer and history writes of all
+        winners go in one executemany each.
+        """
         now = to_ms(datetime.now(UTC))
+
+        async def work(tx: Tx) -> list[bool]:
+            results = [await self._write_state(tx, save, now) for save in saves]
+            won = [save for save, ok in zip(saves, results) if ok]
+            # the fired rows go first: a step may schedule the same name again, and that must stay
+            await tx.execute_many(
+                "DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ? AND due_ms = ?",
+                [(s.key.platform, s.key.user_id, s.fired.name, to_ms(s.fired.due)) for s in won if s.fired])
+            await tx.execute_many(
+                "DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?",
+                [(s.key.platform, s.key.user_id, name) for s in won for name in s.cancel])
+            await tx.execute_many(
+                "INSERT INTO timers (platform, user_id, name, due_ms, payload) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, user_id, name) DO UPDATE SET due_ms = excluded.due_ms,"
+                " payload = excluded.payload, claimed_by = NULL, claimed_until_ms = NULL",
+                [(s.key.platform, s.key.user_id, t.name, to_ms(t.due), _json(t.payload))
+                 for s in won for t in s.schedule])
+            await tx.execute_many(
+                "INSERT INTO history (platform, user_id, outcome, routine, level, stretches_done,"
+                " seconds, ended_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(s.key.platform, s.key.user_id, r.outcome, r.routine, r.level, r.stretches_done,
+                  r.seconds, to_ms(r.ended_at)) for s in won for r in s.history])
+            return results
+
+        return await self._transaction(work) if saves else []
+
+    @staticmethod
+    async def _write_state(tx: Tx, save: Save, now: int) -> bool:
+        """The version-checked state write; False (and nothing written) when another write won."""
+        who = (save.key.platform, save.key.user_id)
+        profile = save.profile
         columns = (profile.get("timezone"), _optional_ms(profile.get("last_triage_at")),
                    profile.get("last_triage_level"))
-
-        async def work(tx: Tx) -> bool:
-            if expected_version == 0:
-                changed = await tx.execute(
-                    "INSERT INTO users (platform, user_id, address, timezone, last_triage_at_ms,"
-                    " last_triage_level, state, version, created_ms, updated_ms)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (platform, user_id) DO NOTHING",
-                    (*who, _json(address or {}), *columns, state_json, now, now))
-            else:
-                changed = await tx.execute(
-                    "UPDATE users SET address = COALESCE(?, address), timezone = ?, last_triage_at_ms = ?,"
-                    " last_triage_level = ?, state = ?, version = version + 1, updated_ms = ?"
-                    " WHERE platform = ? AND user_id = ? AND version = ?",
-                    (None if address is None else _json(address), *columns, state_json, now, *who,
-                     expected_version))
-            if changed != 1:
-                return False  # lost the race: nothing was written, so the COMMIT changes nothing
-            # the fired row goes first: a step may schedule the same name again, and that must stay
-            if fired is not None:
-                await tx.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?"
-                                 " AND due_ms = ?", (*who, fired.name, to_ms(fired.due)))
-            for name in cancel:
-                await tx.execute("DELETE FROM timers WHERE platform = ? AND user_id = ? AND name = ?",
-                                 (*who, name))
-            for timer in schedule:
-                await tx.execute(
-                    "INSERT INTO timers (platform, user_id, name, due_ms, payload) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT (platform, user_id, name) DO UPDATE SET due_ms = excluded.due_ms,"
-                    " payload = excluded.payload, claimed_by = NULL, claimed_until_ms = NULL",
-                    (*who, timer.name, to_ms(timer.due), _json(timer.payload)))
-            for row in history:
-                await tx.execute(
-                    "INSERT INTO history (platform, user_id, outcome, routine, level, stretches_done,"
-                    " seconds, ended_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*who, row.outcome, row.routine, row.level, row.stretches_done, row.seconds,
-                     to_ms(row.ended_at)))
-            return True
-
-        return await self._transaction(work)
+        if save.expected_version == 0:
+            changed = await tx.execute(
+                "INSERT INTO users (platform, user_id, address, timezone, last_triage_at_ms,"
+                " last_triage_level, state, version, created_ms, updated_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (platform, user_id) DO NOTHING",
+                (*who, _json(save.address or {}), *columns, save.state_json, now, now))
+        else:
+            changed = await tx.execute(
+                "UPDATE users SET address = COALESCE(?, address), timezone = ?, last_triage_at_ms = ?,"
+                " last_triage_level = ?, state = ?, version = version + 1, updated_ms = ?"
+                " WHERE platform = ? AND user_id = ? AND version = ?",
+                (None if save.address is None else _json(save.address), *columns, save.state_json, now,
+                 *who, save.expected_version))
+        return changed == 1
 
     # ---- timers --------------------------------------------------------------------------------
     @staticmethod

@@ -109,6 +109,10 @@ class _PgTx:
     async def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         return [tuple(record) for record in await self._connection.fetch(numbered(sql), *params)]
 
+    async def execute_many(self, sql: str, rows: list[tuple]) -> None:
+        if rows:
+            await self._connection.executemany(numbered(sql), rows)
+
 
 class PgStorage(SqlStorage):
     """Storage on an asyncpg pool. Safe to use from many tasks and many processes at once."""

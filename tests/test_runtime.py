@@ -393,3 +393,23 @@ async def test_each_process_fires_only_its_own_platforms_timers(tiny, store, clo
     assert [key for key, _, _ in telegram_inbox.got] == [ANNA]
     assert await discord.fire_due() == 1
     assert [key for key, _, _ in discord_inbox.got] == [BORIS]
+
+
+async def test_a_batch_of_due_timers_costs_one_load_query_and_one_commit(tiny, store, clock):
+    """Fan-out must not cost a transaction (a disk flush) or a load query per user."""
+    inbox = Inbox()
+    runtime = Runtime(tiny, store, clock=clock, deliver=inbox)
+    users = [UserKey("telegram", str(n)) for n in range(300)]
+    for key in users:
+        await runtime.handle(key, Text("hold"), {"chat_id": int(key.user_id)})
+    clock.advance(HOLD_SECONDS)
+    statements: list[str] = []
+    await store._db.set_trace_callback(statements.append)
+    try:
+        assert await runtime.fire_due() == 300
+    finally:
+        await store._db.set_trace_callback(None)
+    assert sum(s.startswith("COMMIT") for s in statements) == 2  # the claim, then every user's save
+    assert sum(s.startswith("SELECT") and "FROM users" in s for s in statements) == 1
+    assert sorted(key.user_id for key, _, _ in inbox.got) == sorted(key.user_id for key in users)
+    assert await store.next_due() is None

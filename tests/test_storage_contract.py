@@ -392,3 +392,40 @@ async def test_forget_user_leaves_no_row_in_any_table(store, backend):
     assert await store.load(ANNA) == Loaded(None, 0, {})
     assert await store.export_user(ANNA) == {"profile": None, "state": None, "timers": [], "history": []}
     assert await save(store, ANNA, 0)  # starts over as a new user
+
+
+# ---- batches (the scheduler's path) ------------------------------------------------------------
+async def test_load_many_reads_several_users_in_one_go(store):
+    await save(store, ANNA, 0, '{"a": 1}', address={"chat_id": 5})
+    nobody = UserKey("telegram", "999")
+    loaded = await store.load_many([ANNA, BORIS, nobody])
+    assert loaded[ANNA].state_json == '{"a": 1}' and loaded[ANNA].version == 1
+    assert loaded[ANNA].address == {"chat_id": 5}
+    assert loaded[BORIS] == loaded[nobody] == storage_module.Loaded(state_json=None, version=0, address={})
+
+
+async def test_load_many_handles_more_users_than_one_query_takes(store):
+    keys = [UserKey("telegram", str(n)) for n in range(storage_module.LOAD_CHUNK * 2 + 3)]
+    await store.save_many([storage_module.Save(k, 0, f'{{"n": "{k.user_id}"}}', None, {}, [], [], [])
+                           for k in keys])
+    loaded = await store.load_many(keys)
+    assert all(loaded[k].state_json == f'{{"n": "{k.user_id}"}}' for k in keys)
+
+
+async def test_save_many_commits_the_winners_and_leaves_out_a_user_who_lost_the_race(store, backend):
+    await save(store, ANNA, 0, '{"v": 1}', schedule=[timer(ANNA, "hold", 10)])
+    await save(store, BORIS, 0, '{"v": 1}', schedule=[timer(BORIS, "hold", 10)])
+    anna_fired, boris_fired = timer(ANNA, "hold", 10), timer(BORIS, "hold", 10)
+    results = await store.save_many([
+        storage_module.Save(ANNA, 1, '{"v": 2}', None, PROFILE, [timer(ANNA, "hold", 40)], [], [ended()],
+                            anna_fired),
+        storage_module.Save(BORIS, 7, '{"v": 99}', None, PROFILE, [timer(BORIS, "daily", 50)], ["hold"],
+                            [ended()], boris_fired),  # stale version: none of this may be written
+    ])
+    assert results == [True, False]
+    assert (await store.load(ANNA)).state_json == '{"v": 2}'
+    assert [(t.name, t.due) for t in await store.timers(ANNA)] == [("hold", at(40))]
+    assert len(await store.history(ANNA)) == 1
+    assert (await store.load(BORIS)).state_json == '{"v": 1}'
+    assert [(t.name, t.due) for t in await store.timers(BORIS)] == [("hold", at(10))]
+    assert await store.history(BORIS) == []
