@@ -24,7 +24,7 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 ACCEPTED_URLS = ("sqlite:///relative/path.db, sqlite:////absolute/path.db or"
                  " postgresql://user:password@host:5432/database (unset: ./stretchbot.db)")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LOAD_CHUNK = 400  # users per load_many query (two parameters each: well inside every database's limit)
+LOAD_CHUNK = 500  # users per load_many query: a whole claimed batch (1,000 parameters: inside every limit)
 
 
 class StorageConfigError(ConfigError):

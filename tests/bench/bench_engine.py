@@ -1,0 +1,148 @@
+"""Measure 1: the pure Engine, steps/s and per-step latency, over a realistic mix on one core.
+
+The mix is recorded once from scripted conversations (full triage, quick check, routines with hold
+cues and check-ins, typed answers, free text, unsafe requests, pain, stale buttons, commands), then
+every recorded (state, event, now) is replayed through Engine.handle and timed one by one.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from benchlib import Result, fmt, median, percentile
+from dialogs.content import load_content
+from dialogs.engine import HOLD_TIMER, Engine
+from dialogs.model import (
+    Button, CancelTimer, Command, Event, ScheduleTimer, Text, TimerFired, UserState,
+)
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Recorder:
+    """Drives the engine like the runtime would and records every step's input."""
+
+    def __init__(self, engine: Engine, trace: list, now: datetime = T0, state: UserState | None = None):
+        self.engine, self.trace, self.now = engine, trace, now
+        self.state = state or UserState()
+        self.timers: dict[str, tuple[datetime, dict]] = {}
+
+    def send(self, event: Event) -> None:
+        self.trace.append((self.state, event, self.now))
+        step = self.engine.handle(self.state, event, self.now)
+        self.state = step.state
+        for action in step.actions:
+            if isinstance(action, ScheduleTimer):
+                self.timers[action.name] = (action.due, action.payload)
+            elif isinstance(action, CancelTimer):
+                self.timers.pop(action.name, None)
+
+    def say(self, text: str) -> None:
+        self.send(Command(text[1:]) if text.startswith("/") else Text(text))
+
+    def press(self, choice: str) -> None:
+        self.send(Button(choice, self.state.screen))
+
+    def ids(self) -> list[str]:
+        return [c for c, _ in self.state.choices]
+
+    def finish_hold(self) -> None:
+        while HOLD_TIMER in self.timers:
+            due, payload = self.timers.pop(HOLD_TIMER)
+            self.now = max(self.now, due)
+            self.send(TimerFired(HOLD_TIMER, due, payload))
+
+    def triage(self, typed: bool) -> None:
+        while self.state.session and self.state.session.phase == "triage":
+            if "low" in self.ids():
+                self.say("2") if typed else self.press("low")
+            else:
+                self.say("no") if typed else self.press("no")
+
+    def routine(self, routine: str, typed: bool, text_mid_hold: bool) -> None:
+        self.say(routine) if typed else self.press(routine)
+        while self.state.session and self.state.session.phase in ("position", "holding", "checkin"):
+            phase = self.state.session.phase
+            if phase == "position":
+                self.say("ready") if typed else self.press("ready")
+            elif phase == "holding":
+                if text_mid_hold:
+                    self.say("this is nice")  # typed mid-hold: a hint, the hold keeps going
+                    self.press("skip" if self.state.screen % 7 == 0 else "nothing")  # some stale presses
+                self.finish_hold()
+            else:
+                self.say("tight") if typed else self.press("good")
+            self.now += timedelta(seconds=3)
+
+
+def record_mix(engine: Engine) -> list:
+    trace: list = []
+    routines = list(engine.content.routines)
+    for n in range(12):
+        user = Recorder(engine, trace, T0 + timedelta(days=n))
+        typed = n % 2 == 1
+        user.say("/start")
+        user.say("hello there")  # free text on the menu
+        user.press("start") if not typed else user.say("start")
+        user.triage(typed)
+        user.routine(routines[n % len(routines)], typed, text_mid_hold=n % 3 == 0)
+        if "no_thanks" in user.ids():
+            user.press("no_thanks")
+        # a returning user: quick check, then a session ended by pain, an unsafe request, commands
+        user.now += timedelta(days=1)
+        user.say("/stretch")
+        user.press("no") if "no" in user.ids() else user.triage(typed)
+        user.press(routines[(n + 1) % len(routines)])
+        user.press("ready")
+        user.say("can you walk on my back")
+        if n % 2:
+            user.say("ouch that hurts")
+        else:
+            user.press("stop")
+        user.press("start")  # a stale press on an old screen
+        user.say("/help")
+        user.say("/mydata")
+        user.say("/dance")
+        user.say("crack my neck please")
+        user.say("/stop")
+    return trace
+
+
+def run(quick: bool) -> list[Result]:
+    engine = Engine(load_content())
+    trace = record_mix(engine)
+    mix = Counter(type(event).__name__ for _, event, _ in trace)
+    target_steps = 6_000 if quick else 20_000
+    rounds = 3 if quick else 5
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if affinity:
+        os.sched_setaffinity(0, {min(affinity)})  # one core, as promised
+    rates, p50s, p99s, maxes = [], [], [], []
+    handle, clock = engine.handle, time.perf_counter_ns
+    try:
+        for _ in range(rounds):
+            samples: list[int] = []
+            started = clock()
+            while len(samples) < target_steps:
+                for state, event, now in trace:
+                    before = clock()
+                    handle(state, event, now)
+                    samples.append(clock() - before)
+            elapsed = (clock() - started) / 1e9
+            rates.append(len(samples) / elapsed)
+            p50s.append(percentile(samples, 0.50) / 1e6)
+            p99s.append(percentile(samples, 0.99) / 1e6)
+            maxes.append(max(samples) / 1e6)
+    finally:
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+    rate, p99 = median(rates), median(p99s)
+    described = ", ".join(f"{name} {count}" for name, count in mix.most_common())
+    return [
+        Result("engine", "steps/s, 1 core", fmt(rate), ">= 10,000", rate >= 10_000,
+               f"median of {rounds} rounds x {target_steps:,} steps; mix of {len(trace)}: {described}"),
+        Result("engine", "per-step p50 / p99 / max (ms)",
+               f"{median(p50s):.3f} / {p99:.3f} / {median(maxes):.2f}", "p99 < 1 ms", p99 < 1.0),
+    ]
