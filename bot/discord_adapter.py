@@ -32,7 +32,6 @@ PLATFORM = "discord"
 TOKEN_MARGIN = timedelta(minutes=1)  # don't start a follow-up on a token about to expire
 MAX_CONTENT = 2000  # Discord's limit for a message's text
 DMS_CLOSED = 50007  # "Cannot send messages to this user"
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 NOTHING_TO_SAY = "OK."  # only if the engine answered a command with nothing visible (it should not)
 EXPORT_FILENAME = "stretchbot-mydata.json"
 TRACKED_SCREENS = 10_000  # users whose newest screen we remember (to remove its buttons later)
@@ -213,7 +212,7 @@ class DiscordBot(discord.Client):
         except Exception:
             log.exception("DM text from user %s failed (message %s)", message.author.id, message.id)
             try:
-                await message.channel.send(SORRY)
+                await message.channel.send(self.runtime.ui("error_sorry"))
             except discord.HTTPException:
                 log.warning("could not tell user %s about the failure", message.author.id)
 
@@ -321,9 +320,9 @@ class DiscordBot(discord.Client):
                       interaction.guild_id, interaction.channel_id, interaction.id)
         try:
             if interaction.response.is_done():
-                await interaction.followup.send(SORRY, ephemeral=True)
+                await interaction.followup.send(self.runtime.ui("error_sorry"), ephemeral=True)
             else:
-                await interaction.response.send_message(SORRY, ephemeral=True)
+                await interaction.response.send_message(self.runtime.ui("error_sorry"), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell user %s about the failure (interaction %s)", interaction.user.id,
                         interaction.id)

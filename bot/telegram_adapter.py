@@ -24,7 +24,8 @@ from bot import ConfigError
 from bot.runtime import Runtime, SystemClock, Undeliverable
 from bot.storage import UserKey, open_storage
 from bot.telegram_config import (  # noqa: F401  (Limits, TelegramConfig: part of this module's interface)
-    PRODUCTION_LIMITS, Limits, PoliteRateLimiter, RedactToken, TelegramConfig, quiet_token_loggers,
+    PRODUCTION_LIMITS, Limits, PerChatUpdateProcessor, PoliteRateLimiter, RedactToken, TelegramConfig,
+    quiet_token_loggers,
 )
 from dialogs import model
 from dialogs.model import Action, Button, Command, ExportData, Notice, Say, Text
@@ -49,8 +50,6 @@ COMMAND_MENU = {
 assert set(COMMAND_MENU) == set(model.COMMANDS), "keep the Telegram command menu in step with the engine"
 
 # Adapter-level fallbacks (not dialog text): used only when something failed on our side.
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
-EXPORT_PRIVATE_ONLY = "I can only send your data in a private chat: open a chat with me and send /mydata there."
 
 
 # ---- rendering ----------------------------------------------------------------------------------
@@ -193,7 +192,7 @@ class TelegramBot:
         except Forbidden:
             if chat_id == int(key.user_id):
                 raise
-            await self.bot.send_message(chat_id, EXPORT_PRIVATE_ONLY)
+            await self.bot.send_message(chat_id, self.runtime.ui("mydata_private_only"))
 
     async def deliver(self, key: UserKey, address: dict, actions: list[Action]) -> None:
         """The runtime's hook for timer output. Undeliverable: the runtime pauses this user."""
@@ -225,10 +224,10 @@ class TelegramBot:
         try:
             if update.callback_query is not None:
                 with contextlib.suppress(BadRequest):  # it may have been answered already
-                    await update.callback_query.answer(SORRY)
+                    await update.callback_query.answer(self.runtime.ui("error_sorry"))
                     return
             if update.effective_chat is not None:
-                await self.bot.send_message(update.effective_chat.id, SORRY)
+                await self.bot.send_message(update.effective_chat.id, self.runtime.ui("error_sorry"))
         except TelegramError as error:
             log.info("could not apologise for update %s: %s", update.update_id, type(error).__name__)
 
@@ -237,7 +236,8 @@ class TelegramBot:
 def build(config: TelegramConfig, runtime: Runtime, *, limits: Limits = PRODUCTION_LIMITS) -> TelegramBot:
     """The Application and adapter around an existing Runtime (tests pass one with a FakeClock)."""
     quiet_token_loggers()
-    builder = ApplicationBuilder().token(config.token).rate_limiter(PoliteRateLimiter(limits))
+    builder = (ApplicationBuilder().token(config.token).rate_limiter(PoliteRateLimiter(limits))
+               .concurrent_updates(PerChatUpdateProcessor()))
     if config.base_url:
         builder = builder.base_url(config.base_url)
     application = builder.build()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram.error import BadRequest, NetworkError, TimedOut
-from telegram.ext import AIORateLimiter
+from telegram.ext import AIORateLimiter, BaseUpdateProcessor
 
 from bot import ConfigError
 
@@ -80,6 +81,40 @@ class Limits:
 
 
 PRODUCTION_LIMITS = Limits()
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Handle updates of different chats side by side, and each chat's updates in order.
+
+    PTB's default handles one update at a time, so one person's database write and Bot API call
+    hold up everybody else. Running different chats concurrently overlaps that waiting; keeping
+    each chat in order means a person's "no" can never overtake the question it answers.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        # chat id -> (its lock, how many updates hold or wait for it); dropped when that reaches 0
+        self._chats: dict[int | None, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = getattr(getattr(update, "effective_chat", None), "id", None)
+        lock, users = self._chats.get(chat, (asyncio.Lock(), 0))
+        self._chats[chat] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._chats[chat]
+            if users == 1:
+                del self._chats[chat]
+            else:
+                self._chats[chat] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
 
 
 class PoliteRateLimiter(AIORateLimiter):

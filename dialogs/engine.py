@@ -39,6 +39,7 @@ K = {name: ui_key(name, *ph) for name, ph in {
     "goodbye": (), "stopped": ("done",), "nothing_to_stop": (), "unreachable_notice": (),
     "mydata": (), "forget_confirm": (), "label_forget_yes": (), "label_forget_no": (),
     "forgotten": (), "forget_cancelled": (), "score_labels": ("low", "high"),
+    "error_sorry": (), "mydata_private_only": (),  # said by adapters (runtime.ui), same on every platform
 }.items()}
 
 

@@ -14,7 +14,7 @@ import simcord
 
 from bot import ConfigError, discord_adapter
 from bot.cli import Settings
-from bot.discord_adapter import SORRY, DiscordBot, screen_view
+from bot.discord_adapter import DiscordBot, screen_view
 from bot.runtime import FakeClock, Undeliverable
 from bot.storage import UserKey
 from dialogs.content import DEFAULT_CONTENT_DIR
@@ -261,7 +261,7 @@ async def test_a_failing_handler_answers_politely_and_logs_ids_only(world, expec
     world.runtime.handle = broken
     result = await world.alice.slash(world.channel, "stretch")
 
-    assert result.acknowledged and SORRY in result.response.content and result.ephemeral
+    assert result.acknowledged and world.t("error_sorry") in result.response.content and result.ephemeral
     [record] = [r for r in caplog.get_records("call") if r.name == "stretchbot.discord"]
     assert str(world.alice.id) in record.getMessage() and "/stretch" in record.getMessage()
     assert "webhooks" not in record.getMessage() and "token" not in record.getMessage()

@@ -375,3 +375,33 @@ def test_long_texts_are_split_below_telegrams_limit() -> None:
     parts = chunks("line\n" * 2000)
     assert len(parts) == 3 and all(0 < len(p) <= 4000 for p in parts)
     assert chunks("short") == ["short"]
+
+
+async def test_updates_of_one_chat_stay_in_order_while_other_chats_go_ahead() -> None:
+    from types import SimpleNamespace
+
+    from bot.telegram_config import PerChatUpdateProcessor
+
+    processor = PerChatUpdateProcessor(8)
+    seen: list[str] = []
+    first_may_finish = asyncio.Event()
+
+    async def work(name: str, hold: asyncio.Event | None = None) -> None:
+        seen.append(f"{name} start")
+        if hold:
+            await hold.wait()
+        seen.append(f"{name} end")
+
+    def in_chat(chat_id: int) -> SimpleNamespace:
+        return SimpleNamespace(effective_chat=SimpleNamespace(id=chat_id))
+
+    tasks = [asyncio.create_task(processor.process_update(in_chat(1), work("alice 1", first_may_finish))),
+             asyncio.create_task(processor.process_update(in_chat(1), work("alice 2"))),
+             asyncio.create_task(processor.process_update(in_chat(2), work("bob 1")))]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert "bob 1 end" in seen and "alice 2 start" not in seen  # bob is not held up by alice's slow update
+    first_may_finish.set()
+    await asyncio.gather(*tasks)
+    assert seen.index("alice 1 end") < seen.index("alice 2 start")  # alice's answers never overtake
+    assert processor._chats == {}  # no lock is kept for a chat with nothing queued
