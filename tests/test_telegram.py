@@ -4,6 +4,7 @@ sleeping: `fire()` advances the clock and runs the runtime's fire_due, which del
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 from pathlib import Path
