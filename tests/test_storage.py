@@ -191,3 +191,21 @@ async def test_an_unopenable_path_names_the_path(tmp_path, make):
         await open_storage(f"sqlite:///{path}")
     assert str(path) in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+async def test_a_sqlite_transaction_body_must_only_await_the_database(tmp_path):
+    """Transactions run in one call on the database thread; a body that awaits anything else is a bug."""
+    import asyncio as _asyncio
+
+    storage = await open_storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        async def strays(tx):
+            await tx.execute("CREATE TABLE scratch (x)")
+            await _asyncio.sleep(0)  # would suspend: not allowed inside a transaction
+
+        with pytest.raises(RuntimeError, match="awaited something other than the database"):
+            await storage._transaction(strays)
+        tables = await storage._read("SELECT name FROM sqlite_master WHERE name = 'scratch'")
+        assert tables == []  # rolled back
+    finally:
+        await storage.close()
