@@ -21,8 +21,8 @@ from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, 
 from telegram.ext import filters
 
 from bot import ConfigError
-from bot.runtime import Runtime, SystemClock, Undeliverable
-from bot.storage import UserKey, open_storage
+from bot.runtime import Runtime, Undeliverable
+from bot.storage import UserKey
 from bot.telegram_config import (  # noqa: F401  (Limits, TelegramConfig: part of this module's interface)
     PRODUCTION_LIMITS, Limits, PerChatUpdateProcessor, PoliteRateLimiter, RedactToken, TelegramConfig,
     quiet_token_loggers,
@@ -287,9 +287,12 @@ async def serve(adapter: TelegramBot, config: TelegramConfig, stop: asyncio.Even
 
 
 async def _run(settings, engine, config: TelegramConfig) -> None:  # noqa: ANN001
-    storage = await open_storage(settings.database_url)
+    from bot.cli import open_runtime  # the one place a production Runtime is put together
+
+    runtime = await open_runtime(settings, engine, "telegram")
+    storage = runtime.storage
     try:
-        adapter = build(config, Runtime(engine, storage, clock=SystemClock(), platforms=("telegram",)))
+        adapter = build(config, runtime)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -62,7 +62,7 @@ class Turn:
         """Show a new screen: a message with choices. Older buttons become stale."""
         # A new (or forgotten) user starts numbering at the clock, so a button drawn before the
         # reset can never match a screen drawn after it.
-        self.state.screen = max(self.state.screen + 1, int(self.now.timestamp()) if self.state.screen == 0 else 0)
+        self.state.screen = self.state.screen + 1 if self.state.screen else int(self.now.timestamp())
         self.state.prompt, self.state.choices = text, list(choices)
         self.actions.append(Say(text, tuple(Choice(i, l) for i, l in choices), self.state.screen, kind))
 

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from benchlib import Result, fmt, median, python_child, read_json_line
+from telegram_harness import running  # start/stop a PTB Application inside this loop, as the tests do
 
 TOKEN = "123456:" + "A" * 35  # shaped like a BotFather token; the fake accepts any such token
 SCRIPT = ["/start", "hello", "/stretch"]
@@ -62,15 +63,8 @@ async def echo_bot(base_url: str):
 
     application = ApplicationBuilder().token(TOKEN).base_url(base_url).build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
-    await application.initialize()
-    await application.start()
-    await application.updater.start_polling(poll_interval=0, timeout=10)
-    try:
+    async with running(application, poll_timeout=10, raise_handler_errors=False):
         yield application
-    finally:
-        await application.updater.stop()
-        await application.stop()
-        await application.shutdown()
 
 
 @asynccontextmanager

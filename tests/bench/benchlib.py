@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 BENCH_DIR = Path(__file__).resolve().parent
-for _path in (str(ROOT), str(BENCH_DIR)):
+for _path in (str(ROOT), str(BENCH_DIR.parent), str(BENCH_DIR)):  # the project, tests/ helpers, benches
     if _path not in sys.path:
         sys.path.insert(0, _path)
 # local fake servers must never be reached through a proxy (httpx honours proxy variables)
