@@ -27,6 +27,7 @@ from bot.telegram_config import (  # noqa: F401  (Limits, TelegramConfig: part o
     PRODUCTION_LIMITS, Limits, PerChatUpdateProcessor, PoliteRateLimiter, RedactToken, TelegramConfig,
     quiet_token_loggers,
 )
+from bot.telegram_http import AiohttpRequest
 from dialogs import model
 from dialogs.model import Action, Button, Command, ExportData, Notice, Say, Text
 
@@ -95,8 +96,10 @@ def user_key(user_id: int | str) -> UserKey:
 
 # ---- the adapter ----------------------------------------------------------------------------------
 class TelegramBot:
-    def __init__(self, application: Application, runtime: Runtime) -> None:
+    def __init__(self, application: Application, runtime: Runtime, transports: tuple[AiohttpRequest, ...] = ()
+                 ) -> None:
         self.application, self.bot, self.runtime = application, application.bot, runtime
+        self.transports = transports  # closed by serve() even when start-up failed half way
         self._scheduler: asyncio.Task | None = None
 
     # ---- life cycle -------------------------------------------------------------------------------
@@ -236,12 +239,16 @@ class TelegramBot:
 def build(config: TelegramConfig, runtime: Runtime, *, limits: Limits = PRODUCTION_LIMITS) -> TelegramBot:
     """The Application and adapter around an existing Runtime (tests pass one with a FakeClock)."""
     quiet_token_loggers()
+    transports = (AiohttpRequest(connection_pool_size=8), AiohttpRequest(connection_pool_size=1))
     builder = (ApplicationBuilder().token(config.token).rate_limiter(PoliteRateLimiter(limits))
-               .concurrent_updates(PerChatUpdateProcessor()))
+               .concurrent_updates(PerChatUpdateProcessor())
+               # aiohttp, not PTB's default httpx: a third of the CPU per Bot API call (bot/telegram_http.py).
+               # 8 connections are plenty at Telegram's 30 messages/s; getUpdates needs one.
+               .request(transports[0]).get_updates_request(transports[1]))
     if config.base_url:
         builder = builder.base_url(config.base_url)
     application = builder.build()
-    adapter = TelegramBot(application, runtime)
+    adapter = TelegramBot(application, runtime, transports)
     runtime.deliver = adapter.deliver
     new_messages = filters.UpdateType.MESSAGE  # an edited message must not answer a question again
     application.add_handler(MessageHandler(new_messages & filters.COMMAND, adapter.on_command))
@@ -284,6 +291,8 @@ async def serve(adapter: TelegramBot, config: TelegramConfig, stop: asyncio.Even
         if application.running:
             await application.stop()
         await application.shutdown()
+        for transport in adapter.transports:  # shutdown() skips them if initialize() failed (bad token)
+            await transport.shutdown()
 
 
 async def _run(settings, engine, config: TelegramConfig) -> None:  # noqa: ANN001

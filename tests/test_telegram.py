@@ -277,6 +277,7 @@ async def test_serve_turns_a_rejected_token_or_no_network_into_one_line(bot_api:
         world = World(bot_api, content, tmp_path / "bot.db", FakeClock(T0), config)
         with pytest.raises(ConfigError, match=message):
             await world.start(serving=True)
+        assert all(transport.closed for transport in world.adapter.transports)  # no leaked HTTP sessions
         await world.storage.close()
 
 

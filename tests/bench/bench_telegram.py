@@ -4,7 +4,10 @@ The fake Bot API runs in another process (fake_api_server.py). Each round queues
 from many users at once and times until the bot's last reply arrives: for stretchbot every update
 goes through the real PTB Application, bot/telegram_adapter.py, the engine and SQLite storage (one
 sendMessage each: /start -> welcome menu, "hello" -> hint, /stretch -> first triage question); the
-echo bot answers each with one sendMessage. Rounds alternate between the two bots; medians reported.
+echo bot answers each with one sendMessage. The target compares with the echo bot as PTB builds it by
+default (httpx); a third bot, the same echo on stretchbot's aiohttp transport, shows how much of the
+difference is the transport and how much is stretchbot itself (no target). Rounds alternate between
+the bots; medians reported.
 """
 from __future__ import annotations
 
@@ -55,13 +58,19 @@ class FakeApiProcess:
 
 
 @asynccontextmanager
-async def echo_bot(base_url: str):
+async def echo_bot(base_url: str, *, our_transport: bool = False):
+    """The baseline: PTB's defaults (httpx), or with stretchbot's aiohttp transport for the extra line."""
     from telegram.ext import ApplicationBuilder, MessageHandler, filters
+
+    from bot.telegram_http import AiohttpRequest
 
     async def echo(update, context) -> None:
         await context.bot.send_message(update.effective_chat.id, update.effective_message.text)
 
-    application = ApplicationBuilder().token(TOKEN).base_url(base_url).build()
+    builder = ApplicationBuilder().token(TOKEN).base_url(base_url)
+    if our_transport:
+        builder = builder.request(AiohttpRequest(8)).get_updates_request(AiohttpRequest(1))
+    application = builder.build()
     application.add_handler(MessageHandler(filters.TEXT, echo))
     async with running(application, poll_timeout=10, raise_handler_errors=False):
         yield application
@@ -105,31 +114,41 @@ async def one_round(fake: FakeApiProcess, bot, users: int, first: int) -> float:
 
 async def measure(quick: bool) -> list[Result]:
     users, rounds = (100, 2) if quick else (300, 3)
-    rates: dict[str, list[float]] = {"echo": [], "stretchbot": []}
+    rates: dict[str, list[float]] = {"echo": [], "stretchbot": [], "echo on aiohttp": []}
     fake = FakeApiProcess()
     try:
         with tempfile.TemporaryDirectory(prefix="stretchbot-bench-") as tmp:
-            for n in range(rounds + 1):  # round 0 warms both bots up and is not counted
+            for n in range(rounds + 1):  # round 0 warms the bots up and is not counted
                 first = 1_000 + n * users  # new users every round: each /start is a first contact
-                echo = await one_round(fake, echo_bot(fake.base_url), users, first)
-                ours = await one_round(fake, stretch_bot(fake.base_url, Path(tmp) / f"tg-{n}.db"), users, first)
-                if n:
-                    rates["echo"].append(echo)
-                    rates["stretchbot"].append(ours)
+                bots = {"echo": echo_bot(fake.base_url),
+                        "stretchbot": stretch_bot(fake.base_url, Path(tmp) / f"tg-{n}.db"),
+                        "echo on aiohttp": echo_bot(fake.base_url, our_transport=True)}
+                for name, bot in bots.items():
+                    rate = await one_round(fake, bot, users, first)
+                    if n:
+                        rates[name].append(rate)
     finally:
         fake.close()
-    ours, echo = median(rates["stretchbot"]), median(rates["echo"])
+    ours, echo, echo_aiohttp = (median(rates[name]) for name in ("stretchbot", "echo", "echo on aiohttp"))
     ratios = [o / e for o, e in zip(rates["stretchbot"], rates["echo"])]
+    same_transport = [o / e for o, e in zip(rates["stretchbot"], rates["echo on aiohttp"])]
     ratio = median(ratios)
     updates = users * len(SCRIPT)
     return [
         Result("telegram", "stretchbot full stack: updates/s", fmt(ours), "", None,
-               f"PTB Application + telegram_adapter + engine + SQLite; {updates} updates a round "
-               f"({users} users x {SCRIPT}); rounds: {[round(r) for r in rates['stretchbot']]}"),
+               f"PTB Application + telegram_adapter (Bot API over aiohttp, bot/telegram_http.py) + engine + "
+               f"SQLite; {updates} updates a round ({users} users x {SCRIPT}); rounds: "
+               f"{[round(r) for r in rates['stretchbot']]}"),
         Result("telegram", "bare PTB echo bot: updates/s", fmt(echo), "", None,
-               f"same fake (another process), same run; rounds: {[round(r) for r in rates['echo']]}"),
+               f"PTB defaults (httpx); same fake (another process), same run; rounds: "
+               f"{[round(r) for r in rates['echo']]}"),
         Result("telegram", "ratio stretchbot / echo", f"{ratio:.2f}", ">= 0.7", ratio >= 0.7,
                f"median of {rounds} paired rounds: {[round(r, 2) for r in ratios]}"),
+        Result("telegram", "echo bot on stretchbot's aiohttp transport: updates/s", fmt(echo_aiohttp), "", None,
+               f"no target; rounds: {[round(r) for r in rates['echo on aiohttp']]}"),
+        Result("telegram", "ratio stretchbot / echo, same transport", f"{median(same_transport):.2f}", "", None,
+               "no target: what engine, storage, adapter and larger replies (text + keyboard) cost beyond "
+               f"bare PTB on the same transport; rounds: {[round(r, 2) for r in same_transport]}"),
     ]
 
 
