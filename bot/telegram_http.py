@@ -23,6 +23,9 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
+FORM_URLENCODED = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 class AiohttpRequest(BaseRequest):
     """One aiohttp session with a bounded connection pool; timeouts as in PTB's HTTPXRequest.
 
@@ -80,7 +83,8 @@ class AiohttpRequest(BaseRequest):
         if files and write_timeout is BaseRequest.DEFAULT_NONE:
             seconds["write"] = self._media_write_timeout
         try:
-            async with self._session.request(method, url, data=self._body(request_data, files),
+            body, headers = self._body(request_data, files)
+            async with self._session.request(method, url, data=body, headers=headers,
                                              timeout=self._timeout(**seconds), proxy=self._proxy(url)) as response:
                 return response.status, await response.read()
         except TimeoutError as error:  # aiohttp's timeout errors are TimeoutErrors too
@@ -99,17 +103,20 @@ class AiohttpRequest(BaseRequest):
         return self._proxy_by_origin[origin]
 
     @staticmethod
-    def _body(request_data: RequestData | None, files: dict | None) -> dict | aiohttp.FormData | None:
+    def _body(request_data: RequestData | None, files: dict | None
+              ) -> tuple[bytes | aiohttp.FormData | None, dict[str, str] | None]:
         if request_data is None:
-            return None
+            return None, None
         if not files:
-            return request_data.json_parameters  # aiohttp form-encodes a dict, as httpx does
+            # encoded here, as httpx does: given a dict, aiohttp builds a multipart writer (and a
+            # uuid4 boundary) for every call before it finds there is no file
+            return request_data.url_encoded_parameters().encode(), FORM_URLENCODED
         form = aiohttp.FormData()
         for name, value in request_data.json_parameters.items():
             form.add_field(name, value)
         for name, (filename, content, mimetype) in files.items():
             form.add_field(name, content, filename=filename, content_type=mimetype)
-        return form
+        return form, None
 
     @staticmethod
     def _timeout(read: float | None, write: float | None, connect: float | None, pool: float | None
