@@ -209,3 +209,28 @@ async def test_a_sqlite_transaction_body_must_only_await_the_database(tmp_path):
         assert tables == []  # rolled back
     finally:
         await storage.close()
+
+
+async def test_concurrent_sqlite_transactions_never_interleave(tmp_path):
+    """No lock around the database thread: transactions asked for at once still run one at a time, in
+    order, each whole; a failing one rolls back only itself."""
+    storage = await open_storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        await storage._transaction(lambda tx: tx.execute("CREATE TABLE counter (n INTEGER)"))
+        await storage._transaction(lambda tx: tx.execute("INSERT INTO counter VALUES (0)"))
+
+        async def increment(tx, fail: bool) -> int:
+            [(n,)] = await tx.fetch("SELECT n FROM counter")
+            await tx.execute("UPDATE counter SET n = ?", (n + 1,))
+            if fail:
+                raise ValueError("this one fails after writing")
+            return n + 1
+
+        results = await asyncio.gather(*(storage._transaction(lambda tx, i=i: increment(tx, i % 10 == 9))
+                                         for i in range(200)), return_exceptions=True)
+        failed = [r for r in results if isinstance(r, ValueError)]
+        assert len(failed) == 20
+        assert [r for r in results if not isinstance(r, ValueError)] == list(range(1, 181))  # in order
+        assert await storage._read("SELECT n FROM counter") == [(180,)]
+    finally:
+        await storage.close()
