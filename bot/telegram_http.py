@@ -95,7 +95,8 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(error).__name__}: {message}") from error
 
     def _proxy(self, url: str) -> str | None:
-        origin = url[:url.find("/", url.find("//") + 2)]  # "https://api.telegram.org"
+        path_at = url.find("/", url.find("//") + 2)
+        origin = url if path_at < 0 else url[:path_at]  # "https://api.telegram.org"
         if origin not in self._proxy_by_origin:
             parts = urlsplit(url)
             proxy = self._env_proxies.get(parts.scheme)
@@ -126,4 +127,3 @@ class AiohttpRequest(BaseRequest):
             total=None if None in parts else sum(parts),
             connect=None if pool is None or connect is None else pool + connect,  # wait for + open one
             sock_connect=connect, sock_read=read)
-

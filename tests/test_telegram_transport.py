@@ -6,6 +6,7 @@ Everything runs over real HTTP on 127.0.0.1: the fake Bot API, or a small record
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator
 
@@ -74,6 +75,17 @@ async def recorder(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Recor
         await runner.cleanup()
 
 
+@contextlib.asynccontextmanager
+async def started(**options: float) -> AsyncIterator[AiohttpRequest]:
+    """An AiohttpRequest between initialize() and shutdown(), as an Application holds it."""
+    request = AiohttpRequest(**options)
+    await request.initialize()
+    try:
+        yield request
+    finally:
+        await request.shutdown()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -132,9 +144,7 @@ async def test_telegram_errors_become_ptb_exceptions(bot_api: FakeBotApi, status
 # ---- transport failures --------------------------------------------------------------------------
 async def test_a_slow_answer_times_out(recorder: tuple[Recorder, str]) -> None:
     server, url = recorder
-    request = AiohttpRequest(read_timeout=0.05)
-    await request.initialize()
-    try:
+    async with started(read_timeout=0.05) as request:
         server.hang = True
         with pytest.raises(TimedOut):
             await request.post(f"{url}/bot{TOKEN}/getMe")
@@ -143,18 +153,12 @@ async def test_a_slow_answer_times_out(recorder: tuple[Recorder, str]) -> None:
         server.hang = True
         with pytest.raises(TimedOut):  # a per-call timeout overrides the default
             await request.post(f"{url}/bot{TOKEN}/getMe", read_timeout=0.01)
-    finally:
-        await request.shutdown()
 
 
 async def test_an_unreachable_api_is_a_network_error_without_the_token() -> None:
-    request = AiohttpRequest(connect_timeout=2)
-    await request.initialize()
-    try:
+    async with started(connect_timeout=2) as request:
         with pytest.raises(NetworkError) as raised:
             await request.post(f"http://127.0.0.1:{free_port()}/bot{TOKEN}/getMe")
-    finally:
-        await request.shutdown()
     assert not isinstance(raised.value, TimedOut)
     assert "aiohttp.ClientConnectorError" in str(raised.value)
     assert TOKEN not in str(raised.value) and TOKEN.split(":")[1] not in str(raised.value)
@@ -166,22 +170,14 @@ async def test_proxy_settings_come_from_the_environment(recorder: tuple[Recorder
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.delenv(name)
     monkeypatch.setenv("HTTP_PROXY", url)  # the recorder plays the proxy
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with started() as request:
         assert await request.post(f"http://api.telegram.invalid/bot{TOKEN}/close") is True
-    finally:
-        await request.shutdown()
     assert server.requests[-1]["host"] == "api.telegram.invalid"
 
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nobody listens there...
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # ...but 127.0.0.1 goes direct
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
+    async with started() as request:
         assert await request.post(f"{url}/bot{TOKEN}/close") is True
-    finally:
-        await request.shutdown()
     assert server.requests[-1]["host"] == url.removeprefix("http://")
 
 
