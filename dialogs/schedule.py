@@ -9,11 +9,13 @@ Zones are IANA names ("Europe/Berlin") or fixed offsets, stored as "UTC+05:30".
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import cache
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from dialogs.model import Reminder
+from pydantic import BaseModel, ConfigDict
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -23,6 +25,20 @@ _CLOCK = re.compile(
     r"(?P<hour>\d{1,2})(?:\s*[:.h]\s*(?P<minute>\d{1,2}))?\s*(?P<half>a\.?m\.?|p\.?m\.?)?|(?P<hhmm>\d{4})")
 _OFFSET = re.compile(r"(?:utc|gmt)?\s*(?P<sign>[+-])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?")
 _OFFSET_NAME = re.compile(r"UTC(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2})")
+
+
+class Reminder(BaseModel):
+    """A daily reminder's settings, kept in the user's profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hour: int
+    minute: int
+    timezone: str
+    days: Literal["daily", "weekdays"] = "daily"
+    paused_until: str | None = None  # ISO local date: no reminder before this day ("pause for N days")
+    last_sent_on: str | None = None  # ISO local date of the last reminder sent (never two a day)
+    enabled: bool = True  # False: paused until the user turns it back on (e.g. they were unreachable)
 
 
 # ---- typed input -----------------------------------------------------------------------------------
@@ -113,16 +129,25 @@ def allowed_on(reminder: Reminder, day: date) -> bool:
     return scheduled_on(reminder, day) and not sent
 
 
-def next_occurrence(reminder: Reminder, after: datetime) -> tuple[date, datetime]:
-    """The first (local day, aware UTC due) strictly after `after` on which the reminder may fire."""
-    day = local_date(after, reminder.timezone) - timedelta(days=1)  # a day back: gaps may push past midnight
+def next_on(hour: int, minute: int, zone: str, after: datetime,
+            allowed: Callable[[date], bool]) -> tuple[date, datetime]:
+    """The first (local day, aware UTC due) strictly after `after` whose local day is `allowed`, at the
+    wall-clock time hour:minute in `zone` (DST-correct, see occurrence). Daily reminders and the weekly
+    summary both schedule through this."""
+    day = local_date(after, zone) - timedelta(days=1)  # a day back: gaps may push past midnight
     for _ in range(SEARCH_DAYS):
-        if allowed_on(reminder, day):
-            due = occurrence(reminder.hour, reminder.minute, reminder.timezone, day)
+        if allowed(day):
+            due = occurrence(hour, minute, zone, day)
             if due > after:
                 return day, due
         day += timedelta(days=1)
     raise ValueError("no occurrence within a year")  # pragma: no cover (pauses are at most 30 days)
+
+
+def next_occurrence(reminder: Reminder, after: datetime) -> tuple[date, datetime]:
+    """The first (local day, aware UTC due) strictly after `after` on which the reminder may fire."""
+    return next_on(reminder.hour, reminder.minute, reminder.timezone, after,
+                   lambda day: allowed_on(reminder, day))
 
 
 def is_occurrence(reminder: Reminder, day: date, due: datetime) -> bool:
