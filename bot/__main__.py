@@ -1,3 +1,6 @@
+"""`python -m bot ...` runs the same command as `stretchbot ...`."""
+
 from bot.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,60 +1,32 @@
-"""The `stretchbot` command: console, telegram, discord, check-content, migrate.
+"""The `stretchbot` command: console, telegram, discord, check-content, migrate, render-pictures.
 
 Configuration comes from the environment (tokens never from arguments, so they stay out of shell
 history and process lists). Every start-up problem is one clear line on stderr and exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib
 import logging
 import os
 import sys
-from dataclasses import dataclass
+import time
 from pathlib import Path
 
 from bot import ConfigError
-from dialogs.content import DEFAULT_CONTENT_DIR, Content, ContentError, load_content
-from dialogs.engine import Engine
+from bot.app import Core, Settings, run_console, run_discord, run_telegram
+from bot.logs import configure_logging
+from bot.storage import open_storage
+from dialogs.content import ContentError, load_content
 
 log = logging.getLogger("stretchbot")
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None
-    time_scale: float
-    content_dir: Path
-
-    @classmethod
-    def from_env(cls, args: argparse.Namespace) -> "Settings":
-        raw_scale = args.time_scale if args.time_scale is not None else os.environ.get("STRETCHBOT_TIME_SCALE", "1")
-        try:
-            scale = float(raw_scale)
-        except ValueError:
-            raise ConfigError(f"STRETCHBOT_TIME_SCALE: {raw_scale!r} is not a number (try 0.05)") from None
-        if not 0 < scale <= 1:
-            raise ConfigError(f"STRETCHBOT_TIME_SCALE: {scale} must be more than 0 and at most 1")
-        content = args.content or os.environ.get("STRETCHBOT_CONTENT") or DEFAULT_CONTENT_DIR
-        return cls(database_url=args.database_url or os.environ.get("DATABASE_URL") or None,
-                   time_scale=scale, content_dir=Path(content))
-
-
-def build_engine(settings: Settings) -> Engine:
-    return Engine(load_content(settings.content_dir), time_scale=settings.time_scale)
-
-
-async def open_runtime(settings: Settings, engine: Engine, platform: str, deliver=None):
-    from bot.runtime import Runtime, SystemClock
-    from bot.storage import open_storage
-
-    storage = await open_storage(settings.database_url)
-    return Runtime(engine, storage, clock=SystemClock(), deliver=deliver, platforms=(platform,))
-
-
-# ---- subcommands ----------------------------------------------------------------------------------
 def cmd_check_content(settings: Settings, args: argparse.Namespace) -> int:
-    content: Content = load_content(settings.content_dir)
+    content = load_content(settings.content_dir)
     print(f"content OK ({settings.content_dir}): {content.summary()}")
     for routine in content.routines.values():
         seconds = sum(content.stretches[s].hold_seconds * len(content.stretches[s].holds()) for s in routine.stretches)
@@ -63,31 +35,33 @@ def cmd_check_content(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_pictures(settings: Settings, args: argparse.Namespace) -> int:
+    """Draw every stretch's picture (cached by content hash) and copy them to --out to look at."""
+    from bot.pictures import PictureStore  # here, not at the top: Pillow is for this command only
+
+    content = load_content(settings.content_dir)
+    began = time.perf_counter()
+    store = PictureStore(content)
+    pictures = store.render_all(Path(args.out) if args.out else None)
+    elapsed = time.perf_counter() - began
+    for picture in pictures:
+        size = picture.path.stat().st_size
+        print(f"{picture.path}  {picture.kind} {picture.width}x{picture.height}  {size / 1024:.0f} KB")
+    print(f"{len(pictures)} pictures ({store.renders} drawn, {len(pictures) - store.renders} from the cache "
+          f"{store.cache_dir}) in {elapsed:.2f} s")
+    return 0
+
+
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.console import ConsoleChat, run_console
-    from bot.storage import UserKey
-
-    engine = build_engine(settings)
-
-    async def main() -> None:
-        runtime = await open_runtime(settings, engine, "console")
-        chat = ConsoleChat(runtime, UserKey("console", args.user))
-        runtime.deliver = chat.deliver
-        try:
-            await run_console(runtime, chat)
-        finally:
-            await runtime.storage.close()
-
+    core = Core.load(settings)
     try:
-        asyncio.run(main())
+        asyncio.run(run_console(settings, core, args.user))
     except KeyboardInterrupt:
         print("\nBye. Stretch gently.")
     return 0
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.storage import open_storage
-
     async def main() -> str:
         storage = await open_storage(settings.database_url)
         try:
@@ -103,15 +77,29 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import telegram_adapter
-
-    return telegram_adapter.main(settings, build_engine(settings))
+    core = Core.load(settings)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C where signal handlers are not available
+        asyncio.run(run_telegram(settings, core, os.environ))
+    return 0
 
 
 def cmd_discord(settings: Settings, args: argparse.Namespace) -> int:
-    from bot import discord_adapter
+    core = Core.load(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_discord(settings, core, os.environ))
+    return 0
 
-    return discord_adapter.main(settings, build_engine(settings))
+
+# ordinary network trouble of each platform's libraries: logged as one line, never a traceback
+NETWORK_ERRORS = {
+    "telegram": (("telegram.error", "NetworkError"), ("httpx", "TransportError")),
+    "discord": (("aiohttp", "ClientError"),),
+}
+
+
+def _network_errors(command: str) -> tuple[type[BaseException], ...]:
+    """Imported only for the command that uses them (the console never loads a platform library)."""
+    return tuple(getattr(importlib.import_module(module), name) for module, name in NETWORK_ERRORS.get(command, ()))
 
 
 COMMANDS = {
@@ -120,6 +108,7 @@ COMMANDS = {
     "discord": (cmd_discord, "run the Discord bot (DISCORD_TOKEN)"),
     "check-content": (cmd_check_content, "validate content/ and print a summary"),
     "migrate": (cmd_migrate, "create or migrate the database schema"),
+    "render-pictures": (cmd_render_pictures, "draw every stretch's picture (PNG/GIF) to look at"),
 }
 
 
@@ -135,15 +124,18 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--content", help="content folder (default: the shipped content/)")
         if name == "console":
             cmd.add_argument("--user", default=os.environ.get("USER", "me"), help="whose profile to use")
+        if name == "render-pictures":
+            cmd.add_argument("--out", help="also copy the pictures into this folder (default: only the cache)")
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # httpx logs URLs, and Telegram URLs hold the token
     try:
-        settings = Settings.from_env(args)
+        configure_logging(args.log_level, os.environ.get("LOG_FORMAT", "text"), expected=_network_errors(args.command))
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # httpx logs URLs, and Telegram URLs hold the token
+        settings = Settings.from_env(os.environ, database_url=args.database_url, time_scale=args.time_scale,
+                                     content_dir=args.content)
         return COMMANDS[args.command][0](settings, args)
     except (ConfigError, ContentError) as error:
         print(f"stretchbot: {error}", file=sys.stderr)

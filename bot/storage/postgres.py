@@ -1,27 +1,28 @@
 """PostgreSQL storage (asyncpg), for several bot processes sharing one database.
 
-The tables, the SQL and the migrations are the ones bot/storage.py writes for SQLite (SqlStorage);
+The tables, the SQL and the migrations are the ones sql.py writes for SQLite (SqlStorage);
 this module adds what only a server database needs:
 - a connection pool; every transaction runs on one pooled connection, so processes and tasks
   overlap freely and the optimistic version check in save() decides who wins;
-- claim_due as ONE statement: `FOR UPDATE SKIP LOCKED` picks due rows no other process is claiming
-  right now, and the same statement marks them with a lease. A process that dies after claiming
-  leaves rows whose lease runs out, and then any process claims them again;
+- claim_due and claim_outbox as ONE statement each: `FOR UPDATE SKIP LOCKED` picks rows no other
+  process is claiming right now, and the same statement marks them with a lease. A process that
+  dies after claiming leaves rows whose lease runs out, and then any process claims them again;
 - migrations under an advisory lock, so a release command and starting workers never race;
 - configuration errors as one line that never shows the password.
 """
+
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
 
-from bot.storage import CLAIMED_COLUMNS, SqlStorage, StorageConfigError, T, TimerRow, Tx, only, to_ms
+from bot.storage.base import Params, Row, StorageConfigError, T, TimerRow, Transaction, Tx, only, to_ms
+from bot.storage.sql import CLAIMED_COLUMNS, SqlStorage
 
 CONNECT_TIMEOUT_SECONDS = 5.0  # a wrong host must fail start-up quickly, not after a minute
 COMMAND_TIMEOUT_SECONDS = 30.0  # a statement stuck this long fails (and its timer is retried later)
@@ -42,6 +43,19 @@ UPDATE timers SET claimed_by = ?, claimed_until_ms = ? FROM due
 WHERE timers.platform = due.platform AND timers.user_id = due.user_id AND timers.name = due.name
 RETURNING {", ".join(f"timers.{column}" for column in CLAIMED_COLUMNS.split(", "))}"""
 
+# The outbox's claim, the same way: the ready chats (outbox.py) nobody else is locking, in turn order,
+# leased in the same statement. A chat another sender leased and committed meanwhile fails the re-check
+# of ready_ms <= now and is dropped, so no chat is ever held by two senders.
+CLAIM_CHATS_SQL = """
+WITH ready AS MATERIALIZED (
+    SELECT chat FROM outbox_chats
+    WHERE ready_ms <= ?{only}
+    ORDER BY ready_ms, first_id LIMIT ?
+    FOR UPDATE SKIP LOCKED)
+UPDATE outbox_chats SET claimed_by = ?, claimed_at_ms = ?, ready_ms = ? FROM ready
+WHERE outbox_chats.chat = ready.chat AND outbox_chats.ready_ms <= ?
+RETURNING outbox_chats.chat, outbox_chats.pending"""
+
 
 @lru_cache(maxsize=256)
 def numbered(sql: str) -> str:
@@ -61,8 +75,13 @@ def redact(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user, has_password, _ = userinfo.partition(":")
         netloc = f"{user}:***@{host}" if has_password else f"{user}@{host}"
-    query = "&".join("password=***" if option.lower().startswith("password=") else option
-                     for option in parts.query.split("&")) if parts.query else ""
+    query = (
+        "&".join(
+            "password=***" if option.lower().startswith("password=") else option for option in parts.query.split("&")
+        )
+        if parts.query
+        else ""
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
@@ -72,8 +91,9 @@ def _secrets(url: str) -> list[str]:
     try:
         parts = urlsplit(url)
         found += [parts.password or "", unquote(parts.password or "")]
-        found += [option.partition("=")[2] for option in parts.query.split("&")
-                  if option.lower().startswith("password=")]
+        found += [
+            option.partition("=")[2] for option in parts.query.split("&") if option.lower().startswith("password=")
+        ]
     except ValueError:
         pass
     return [secret for secret in found if secret]
@@ -101,15 +121,15 @@ class _PgTx:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
 
-    async def execute(self, sql: str, params: tuple = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         status = await self._connection.execute(numbered(sql), *params)  # e.g. "UPDATE 1", "INSERT 0 1"
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
-    async def fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
+    async def fetch(self, sql: str, params: Params = ()) -> list[Row]:
         return [tuple(record) for record in await self._connection.fetch(numbered(sql), *params)]
 
-    async def execute_many(self, sql: str, rows: list[tuple]) -> None:
+    async def execute_many(self, sql: str, rows: list[Params]) -> None:
         if rows:
             await self._connection.executemany(numbered(sql), rows)
 
@@ -128,7 +148,7 @@ class PgStorage(SqlStorage):
         self.location = location
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = POOL_SIZE) -> "PgStorage":
+    async def open(cls, url: str, *, pool_size: int = POOL_SIZE) -> PgStorage:
         """Connect and migrate. Any problem is a StorageConfigError naming the redacted URL.
 
         Query options of the URL other than libpq's (sslmode, password...) are server settings,
@@ -136,9 +156,15 @@ class PgStorage(SqlStorage):
         """
         location = redact(url)
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size, timeout=CONNECT_TIMEOUT_SECONDS,
-                                             command_timeout=COMMAND_TIMEOUT_SECONDS, reset=_keep_session)
-        except Exception as error:  # unreachable, refused, bad credentials, no such database, bad URL
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                command_timeout=COMMAND_TIMEOUT_SECONDS,
+                reset=_keep_session,
+            )
+        except Exception as error:
             raise StorageConfigError(f"cannot connect to PostgreSQL at {location}: {_reason(error, url)}") from None
         storage = cls(pool, location)
         try:
@@ -146,26 +172,34 @@ class PgStorage(SqlStorage):
         except StorageConfigError:
             await pool.close()
             raise
-        except Exception as error:  # e.g. no permission to create tables in that schema
+        except Exception as error:
             await pool.close()
-            raise StorageConfigError(
-                f"cannot prepare PostgreSQL schema at {location}: {_reason(error, url)}") from None
+            raise StorageConfigError(f"cannot prepare PostgreSQL schema at {location}: {_reason(error, url)}") from None
         return storage
 
-    async def _transaction(self, work: Callable[[Tx], Awaitable[T]], *, write: bool = True) -> T:
+    async def _transaction(self, work: Transaction[T], *, write: bool = True) -> T:
         async with self.pool.acquire() as connection:
             if not write:
                 return await work(_PgTx(connection))
             async with connection.transaction():  # READ COMMITTED; rolls back on any exception
                 return await work(_PgTx(connection))
 
-    async def claim_due(self, now: datetime, *, limit: int, lease: timedelta, owner: str,
-                        platforms: tuple[str, ...] | None = None) -> list[TimerRow]:
-        where, params = only(platforms)
+    async def claim_due(
+        self, now: datetime, *, limit: int, lease: timedelta, owner: str, platforms: tuple[str, ...] | None = None,
+        users: tuple[str, ...] | None = None,
+    ) -> list[TimerRow]:
+        where, params = only(platforms, also=("user_id", users))
         sql = numbered(CLAIM_SQL.format(only_platforms=where))
         # a single statement is its own transaction: one round trip per batch, never one per user
         records = await self.pool.fetch(sql, to_ms(now), to_ms(now), *params, limit, owner, to_ms(now + lease))
         return self._claimed([tuple(record) for record in records])
+
+    async def _claim_chats(
+        self, tx: Tx, now_ms: int, lease_end_ms: int, owner: str, where: str, params: Params, limit: int
+    ) -> list[Row]:
+        return await tx.fetch(
+            CLAIM_CHATS_SQL.format(only=where), (now_ms, *params, limit, owner, now_ms, lease_end_ms, now_ms)
+        )
 
     async def close(self) -> None:
         await self.pool.close()

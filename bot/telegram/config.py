@@ -1,5 +1,5 @@
 """Telegram settings and the safety around the Bot API connection: configuration from the environment,
-flood control with bounded retries, and keeping the bot token out of logs. Used by bot/telegram_adapter.py.
+per-chat ordering of updates, and keeping the bot token out of logs. Used by bot/telegram/adapter.py.
 """
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram.error import BadRequest, NetworkError, TimedOut
-from telegram.ext import AIORateLimiter, BaseUpdateProcessor
+from telegram.ext import BaseUpdateProcessor
 
 from bot import ConfigError
 
@@ -39,7 +38,7 @@ class TelegramConfig:
         return urlsplit(self.webhook_url or "").path.lstrip("/")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "TelegramConfig":
+    def from_env(cls, environ: Mapping[str, str]) -> TelegramConfig:
         token = (environ.get("TELEGRAM_TOKEN") or "").strip()
         if not token:
             raise ConfigError("TELEGRAM_TOKEN is not set: create a bot with @BotFather and put its token "
@@ -68,19 +67,6 @@ class TelegramConfig:
         listen = (environ.get("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0").strip()
         return cls(token=token, base_url=base_url, webhook_url=webhook_url, webhook_secret=secret,
                    webhook_port=int(raw_port), webhook_listen=listen)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Flood control. Production keeps Telegram's limits; tests switch the rates off (0 = no limit)."""
-
-    overall_per_second: float = 30  # Telegram: about 30 messages per second per bot
-    group_per_minute: float = 20  # Telegram: 20 messages per minute in one group
-    retries_after_429: int = 3  # a 429 is waited out (retry_after) and retried this often
-    network_retry_delays: tuple[float, ...] = (1.0, 3.0, 10.0)  # then the error goes to the caller
-
-
-PRODUCTION_LIMITS = Limits()
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -117,30 +103,6 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-class PoliteRateLimiter(AIORateLimiter):
-    """PTB's limiter (rates, waiting out 429s) plus a bounded retry of transient network errors.
-
-    Timeouts are not retried: the request may have arrived, and a duplicated message is worse than
-    a missing one. Bad requests are not retried: they would fail the same way."""
-
-    def __init__(self, limits: Limits) -> None:
-        super().__init__(overall_max_rate=limits.overall_per_second, overall_time_period=1,
-                         group_max_rate=limits.group_per_minute, group_time_period=60,
-                         max_retries=limits.retries_after_429)
-        self.network_retry_delays = limits.network_retry_delays
-
-    async def process_request(self, callback, args, kwargs, endpoint, data, rate_limit_args):  # noqa: ANN001
-        for delay in self.network_retry_delays:
-            try:
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-            except (BadRequest, TimedOut):
-                raise
-            except NetworkError as error:
-                log.warning("Telegram %s failed (%s); retrying in %.1f s", endpoint, type(error).__name__, delay)
-                await asyncio.sleep(delay)
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-
-
 def quiet_token_loggers() -> None:
     """httpx logs request URLs at INFO and PTB logs the API URL (and message texts) at DEBUG: the URL
     holds the token. Keep both above those levels whatever --log-level says."""
@@ -166,3 +128,10 @@ class RedactToken(logging.Filter):
         if record.exc_text and self.token in record.exc_text:
             record.exc_text = record.exc_text.replace(self.token, "<token>")
         return True
+
+
+def protect_token(token: str) -> None:
+    """Keep the token out of every log line: quiet the loggers that print URLs, and redact what remains."""
+    quiet_token_loggers()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactToken(token))

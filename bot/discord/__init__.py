@@ -1,0 +1,1 @@
+"""Discord: discord.py slash commands and buttons in, interaction responses and DMs out (adapter.py)."""
