@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 import pytest
 
-from bot.storage_pg import redact
+from bot.storage import open_storage
+from bot.storage.postgres import redact
 
 TEST_DATABASE_URL = os.environ.get("STRETCHBOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -54,6 +55,26 @@ async def fresh_schema() -> AsyncIterator[str]:
 async def pg_url() -> AsyncIterator[str]:
     async with fresh_schema() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def backend(request, tmp_path):
+    """Each backend in turn, as an inspector of its database (a test using it runs on both)."""
+    if request.param == "sqlite":
+        yield SqliteBackend(tmp_path / "contract.db")
+        return
+    async with fresh_schema() as url:
+        inspector = PgBackend(url)
+        yield inspector
+        await inspector.close()
+
+
+@pytest.fixture
+async def store(backend):
+    """The storage open on that backend's database."""
+    storage = await open_storage(backend.url)
+    yield storage
+    await storage.close()
 
 
 class SqliteBackend:

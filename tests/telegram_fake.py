@@ -2,9 +2,10 @@
 
 Only the internet is faked: PTB talks real HTTP to it. Telegram's rules that bots trip over are kept
 (updates stay until confirmed by `offset`; an edit without `reply_markup` removes the inline keyboard;
-"message is not modified"; a callback query is answered once; 4096 characters; 64-byte callback_data),
-so adapter bugs fail here the way they would in production. Usage: see tests/test_telegram_fake.py;
-pytest helpers (the `bot_api` fixture, `running()`) are in tests/telegram_harness.py.
+"message is not modified"; a callback query is answered once; 4096 characters; 64-byte callback_data;
+HTML parse mode read into entities, and unescaped text refused), so adapter bugs fail here the way they
+would in production. Documents (sendDocument) are kept with their bytes in `documents`. Usage: see
+tests/test_telegram_fake.py; pytest helpers (the `bot_api` fixture, `running()`) are in tests/telegram_harness.py.
 """
 
 from __future__ import annotations
@@ -15,32 +16,33 @@ import copy
 import itertools
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-
-from telegram_wire import ApiError, as_user, inline_markup, new_chat, read_params, visible_text
+from telegram_inspect import Call, Inspection
+from telegram_wire import (
+    MAX_CAPTION_LENGTH,
+    ApiError,
+    Upload,
+    as_user,
+    inline_markup,
+    new_chat,
+    read_params,
+    visible_text,
+)
 
 BOT_TOKEN_PATTERN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 MAX_LONG_POLL_SECONDS = 50.0
-NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
-                "exactly the same as a current content and reply markup of the message")
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
 QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
-UserLike = int | dict          # a user id, or a full User dict
-ChatLike = int | dict | None   # None = the user's private chat
-MessageLike = int | dict       # a message_id, or a Message dict (its message_id is used)
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the bot made; `status` is what the fake answered (200 unless it failed)."""
-    method: str
-    params: dict
-    token: str
-    status: int = 200
+UserLike = int | dict  # a user id, or a full User dict
+ChatLike = int | dict | None  # None = the user's private chat
+MessageLike = int | dict  # a message_id, or a Message dict (its message_id is used)
 
 
 @dataclass
@@ -51,7 +53,7 @@ class _Fault:
     chat_id: int | str | None
 
 
-class FakeBotApi:
+class FakeBotApi(Inspection):
     """The server plus what a test needs to feed it updates and to inspect what the bot did."""
 
     def __init__(self, *, bot_username: str = "stretch_test_bot", bot_first_name: str = "Stretch Test Bot"):
@@ -60,7 +62,10 @@ class FakeBotApi:
         self.messages: dict[tuple[int | str, int], dict] = {}  # (chat_id, message_id) -> current Message
         self.chats: dict[int | str, dict] = {}
         self.commands: list[dict] = []  # from setMyCommands
+        self.documents: dict[tuple[int | str, int], Upload] = {}  # (chat_id, message_id) -> the file sent
+        self.media: dict[str, Upload] = {}  # file_id -> a photo or animation uploaded (then reusable by its id)
         self.webhook: dict | None = None  # from setWebhook: {"url", "secret_token"}
+        self.hosts: set[str] = set()  # the Host of each request (the API's name when it came through a proxy)
         self.waiting_pollers = 0  # getUpdates requests long-polling right now
         self.port = 0
         self.updates: list[dict] = []  # queued Updates, kept until a getUpdates offset confirms them
@@ -104,8 +109,16 @@ class FakeBotApi:
         message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split(maxsplit=1)[0])}]
         return self._push({"message": message})
 
-    def press(self, user: UserLike, chat: ChatLike, message: MessageLike, callback_data: str | None = None,
-              *, label: str | None = None, check: bool = True) -> dict:
+    def press(
+        self,
+        user: UserLike,
+        chat: ChatLike,
+        message: MessageLike,
+        callback_data: str | None = None,
+        *,
+        label: str | None = None,
+        check: bool = True,
+    ) -> dict:
         """A press of the button with `callback_data` (or visible text `label`) on a stored message. With
         `check` it must be on the message's CURRENT keyboard: nobody can press a removed button."""
         user_dict = as_user(user)
@@ -113,78 +126,41 @@ class FakeBotApi:
         current = self.message(chat_dict["id"], message if isinstance(message, int) else message["message_id"])
         if label is not None:
             rows = self.keyboard(current) or []
-            labelled = [b["callback_data"] for b in itertools.chain(*rows)
-                        if b.get("text") == label and "callback_data" in b]
+            labelled = [
+                b["callback_data"] for b in itertools.chain(*rows) if b.get("text") == label and "callback_data" in b
+            ]
             if not labelled:
                 raise ValueError(f"no button labelled {label!r} on message {current['message_id']}")
             callback_data = labelled[0]
         if check and callback_data not in self.buttons(current):
-            raise ValueError(f"no button {callback_data!r} on message {current['message_id']}; "
-                             f"buttons now: {self.buttons(current)}")
+            raise ValueError(
+                f"no button {callback_data!r} on message {current['message_id']}; buttons now: {self.buttons(current)}"
+            )
         query_id = str(next(self._query_ids))
         self.unanswered_queries.add(query_id)
-        return self._push({"callback_query": {
-            "id": query_id, "from": user_dict, "chat_instance": f"ci{chat_dict['id']}",
-            "message": copy.deepcopy(current), "data": callback_data}})
-
-    # ----- inspecting what the bot did -------------------------------------------------------------
-    def calls_to(self, method: str) -> list[Call]:
-        return [call for call in self.calls if call.method == method]
-
-    def sent_texts(self, chat_id: int | str | None = None) -> list[str]:
-        """`text` as sent (markup included) of every successful sendMessage, optionally to one chat."""
-        return [call.params.get("text", "") for call in self.calls_to("sendMessage")
-                if call.status == 200 and chat_id in (None, call.params.get("chat_id"))]
-
-    def last_sent(self, chat_id: int | str | None = None) -> dict:
-        """Current state (after edits) of the newest message the bot sent, optionally to one chat."""
-        sent = [m for (cid, _), m in self.messages.items() if m["from"]["is_bot"] and chat_id in (None, cid)]
-        if not sent:
-            raise LookupError(f"the bot sent nothing to chat {chat_id}")
-        return sent[-1]
-
-    def message(self, chat_id: int | str, message_id: int) -> dict:
-        return self.messages[(chat_id, message_id)]  # KeyError: no such message in that chat
-
-    def keyboard(self, message: dict) -> list[list[dict]] | None:
-        """The message's CURRENT inline keyboard rows (looked up by chat and id), None once removed."""
-        current = self.messages.get((message["chat"]["id"], message["message_id"]), message)
-        return (current.get("reply_markup") or {}).get("inline_keyboard")
-
-    def buttons(self, message: dict) -> list[str]:
-        """callback_data of every button currently on the message."""
-        rows = self.keyboard(message) or []
-        return [b["callback_data"] for b in itertools.chain.from_iterable(rows) if "callback_data" in b]
-
-    def toasts(self) -> list[str | None]:
-        """`text` of every successful answerCallbackQuery (None when answered silently)."""
-        return [c.params.get("text") for c in self.calls_to("answerCallbackQuery") if c.status == 200]
-
-    def mark(self) -> int:
-        """A position in `calls` for wait_for(after=...): only calls answered later count."""
-        return len(self.calls)
-
-    async def wait_for(self, match: str | Callable[[Call], bool], *, timeout: float = 2.0, after: int = 0,
-                       count: int = 1) -> Call:
-        """The `count`-th call at index >= `after` matching a method name or predicate, returned once it
-        has been answered (failed calls count too: check .status). TimeoutError lists what did arrive."""
-        predicate = (lambda call: call.method == match) if isinstance(match, str) else match
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            event = self._calls_event
-            found = [call for call in self.calls[after:] if predicate(call)]
-            if len(found) >= count:
-                return found[count - 1]
-            if (remaining := deadline - loop.time()) <= 0:
-                seen = [(c.method, c.status) for c in self.calls[after:] if c.method != "getUpdates"]
-                raise TimeoutError(f"no call matching {match!r} (x{count}) within {timeout}s; saw {seen}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), remaining)
+        return self._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user_dict,
+                    "chat_instance": f"ci{chat_dict['id']}",
+                    "message": copy.deepcopy(current),
+                    "data": callback_data,
+                }
+            }
+        )
 
     # ----- fault injection -------------------------------------------------------------------------
-    def fail_next(self, method: str, status: int = 429, *, retry_after: int = 1, times: int | None = 1,
-                  description: str | None = None, chat_id: int | str | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        status: int = 429,
+        *,
+        retry_after: int = 1,
+        times: int | None = 1,
+        description: str | None = None,
+        chat_id: int | str | None = None,
+    ) -> None:
         """Answer the next `times` calls of `method` (None = all until clear_failures()), optionally only
         those for `chat_id`, with Telegram's error JSON and no state change. PTB raises RetryAfter for
         429 (parameters.retry_after), Forbidden for 403, BadRequest for 400, NetworkError for 5xx."""
@@ -197,6 +173,7 @@ class FakeBotApi:
     # ----- HTTP ------------------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.Response:
         token, sent_method = request.match_info["token"], request.match_info["method"]
+        self.hosts.add(request.host.split(":")[0])
         method = _METHODS.get(sent_method.lower(), sent_method)  # Telegram: method names ignore case
         params = await read_params(request)
         try:
@@ -210,7 +187,7 @@ class FakeBotApi:
         except ApiError as error:
             self._record(Call(method, params, token, error.status))
             return web.json_response(error.body(), status=error.status)
-        self._record(Call(method, params, token))
+        self._record(Call(method, params, token, result=copy.deepcopy(result)))
         return web.json_response({"ok": True, "result": result})
 
     def _raise_injected_fault(self, method: str, params: dict) -> None:
@@ -229,8 +206,12 @@ class FakeBotApi:
 
     # ----- Bot API methods (params decoded; raise ApiError for Telegram's errors) -------------------
     def _api_getMe(self, params: dict, token: str) -> dict:
-        return {**self._botas_user(token), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False}
+        return {
+            **self._botas_user(token),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
 
     async def _get_updates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)
@@ -256,23 +237,78 @@ class FakeBotApi:
     _api_getUpdates = _get_updates  # listed in _METHODS; awaited separately in _handle
 
     def _api_sendMessage(self, params: dict, token: str) -> dict:
-        chat, text, markup = self._known_chat(params.get("chat_id")), visible_text(params), inline_markup(params)
-        message = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
-                   "from": self._botas_user(token), "text": text}
-        if isinstance(params.get("entities"), list):
-            message["entities"] = params["entities"]
+        chat, markup = self._known_chat(params.get("chat_id")), inline_markup(params)
+        text, entities = visible_text(params)
+        message = self._new_bot_message(chat, token, text=text)
+        if entities:
+            message["entities"] = entities
         if markup:
             message["reply_markup"] = markup
-        self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
+    def _api_sendDocument(self, params: dict, token: str) -> dict:
+        chat, upload = self._known_chat(params.get("chat_id")), params.get("document")
+        if not isinstance(upload, Upload):  # a file_id or URL: not something stretchbot sends
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption, entities = visible_text(params, "caption", MAX_CAPTION_LENGTH)
+        message = self._new_bot_message(chat, token)
+        message["document"] = {
+            "file_id": f"doc{len(self.documents) + 1}",
+            "file_unique_id": f"u{len(self.documents)}",
+            "file_name": upload.filename,
+            "mime_type": upload.content_type,
+            "file_size": len(upload.content),
+        }
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        self.documents[(chat["id"], message["message_id"])] = upload
+        return message
+
+    def _api_sendPhoto(self, params: dict, token: str) -> dict:
+        return self._send_media("photo", params, token)
+
+    def _api_sendAnimation(self, params: dict, token: str) -> dict:
+        return self._send_media("animation", params, token)
+
+    def _send_media(self, kind: str, params: dict, token: str) -> dict:
+        """A photo or animation: uploaded (a new file_id), or sent again by a file_id this bot got before."""
+        chat, media = self._known_chat(params.get("chat_id")), params.get(kind)
+        if isinstance(media, Upload):
+            file_id = f"{kind}-{len(self.media) + 1}"
+            self.media[file_id] = media
+        elif isinstance(media, str) and media in self.media:
+            file_id = media
+        else:
+            raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        caption, entities = visible_text(params, "caption", MAX_CAPTION_LENGTH)
+        message = self._new_bot_message(chat, token)
+        size = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "width": 640, "height": 480}
+        message[kind] = [size] if kind == "photo" else {**size, "duration": 2}
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        if markup := inline_markup(params):
+            message["reply_markup"] = markup
         return message
 
     def _api_editMessageText(self, params: dict, token: str) -> dict:
         message = self._editable(params, token)
-        return self._store_edit(message, visible_text(params), inline_markup(params))
+        text, entities = visible_text(params)
+        return self._store_edit(message, text, entities, inline_markup(params))
 
     def _api_editMessageReplyMarkup(self, params: dict, token: str) -> dict:
-        message = self._editable(params, token)
-        return self._store_edit(message, message.get("text"), inline_markup(params))
+        message, markup = self._editable(params, token), inline_markup(params)
+        if markup == message.get("reply_markup"):
+            raise ApiError(400, NOT_MODIFIED)
+        if markup:  # only the keyboard changes: a photo keeps its caption, a message its text
+            message["reply_markup"] = markup
+        else:
+            message.pop("reply_markup", None)
+        message["edit_date"] = int(time.time())
+        return message
 
     def _api_answerCallbackQuery(self, params: dict, token: str) -> bool:
         query_id = params.get("callback_query_id")
@@ -311,8 +347,13 @@ class FakeBotApi:
     def _user_message(self, user: UserLike, chat: ChatLike, text: str) -> dict:
         user_dict = as_user(user)
         chat_dict = self._chat(chat, user_dict)
-        message = {"message_id": self._next_message_id(chat_dict["id"]), "date": int(time.time()),
-                   "chat": chat_dict, "from": user_dict, "text": text}
+        message = {
+            "message_id": self._next_message_id(chat_dict["id"]),
+            "date": int(time.time()),
+            "chat": chat_dict,
+            "from": user_dict,
+            "text": text,
+        }
         self.messages[(chat_dict["id"], message["message_id"])] = message
         return copy.deepcopy(message)
 
@@ -343,21 +384,42 @@ class FakeBotApi:
             raise ApiError(400, "Bad Request: message can't be edited")
         return message
 
-    def _store_edit(self, message: dict, text: str | None, markup: dict | None) -> dict:
+    def _store_edit(self, message: dict, text: str | None, entities: list[dict], markup: dict | None) -> dict:
         # Telegram drops the inline keyboard when an edit does not repeat it.
-        if text == message.get("text") and markup == message.get("reply_markup"):
+        if (
+            text == message.get("text")
+            and entities == message.get("entities", [])
+            and markup == message.get("reply_markup")
+        ):
             raise ApiError(400, NOT_MODIFIED)
         message["text"] = text
-        if markup:
-            message["reply_markup"] = markup
-        else:
-            message.pop("reply_markup", None)
+        for key, value in (("entities", entities), ("reply_markup", markup)):
+            if value:
+                message[key] = value
+            else:
+                message.pop(key, None)
         message["edit_date"] = int(time.time())
         return message
 
+    def _new_bot_message(self, chat: dict, token: str, **fields: Any) -> dict:
+        message = {
+            "message_id": self._next_message_id(chat["id"]),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": self._botas_user(token),
+            **fields,
+        }
+        self.messages[(chat["id"], message["message_id"])] = message
+        return message
+
     def _botas_user(self, token: str) -> dict:
-        return {"id": int(token.split(":", 1)[0]), "is_bot": True, "first_name": self.bot_first_name,
-                "username": self.bot_username}
+        return {
+            "id": int(token.split(":", 1)[0]),
+            "is_bot": True,
+            "first_name": self.bot_first_name,
+            "username": self.bot_username,
+        }
 
 
-_METHODS = {name[len("_api_"):].lower(): name[len("_api_"):] for name in vars(FakeBotApi) if name.startswith("_api_")}
+_METHODS = {name[len("_api_") :].lower(): name[len("_api_") :] for name in vars(FakeBotApi) if name.startswith("_api_")}
+__all__ = ["Call", "FakeBotApi"]

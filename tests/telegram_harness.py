@@ -1,6 +1,7 @@
 """pytest helpers for tests that drive a real python-telegram-bot Application against FakeBotApi.
 
-Import them into the test module (no conftest): `from telegram_harness import bot_api, running`.
+Use them from a test module (no conftest): `bot_api = telegram_harness.bot_api` (an assignment, so a test's
+`bot_api` argument does not redefine an import) and `from telegram_harness import running`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest_asyncio
-
 from telegram_fake import FakeBotApi
 
 
@@ -26,8 +26,9 @@ async def bot_api(monkeypatch) -> AsyncIterator[FakeBotApi]:
 
 
 @contextlib.asynccontextmanager
-async def running(application: Any, *, poll_timeout: float = 10, raise_handler_errors: bool = True
-                  ) -> AsyncIterator[Any]:
+async def running(
+    application: Any, *, poll_timeout: float = 10, raise_handler_errors: bool = True
+) -> AsyncIterator[Any]:
     """Poll with a PTB Application inside the test's loop (run_polling cannot), stop in reverse order,
     then re-raise the first exception a handler raised (PTB would only log it)."""
     errors: list[BaseException] = []

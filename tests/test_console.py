@@ -24,7 +24,7 @@ class Console:
         self.output = ""
 
     @classmethod
-    async def start(cls, db_path, *args: str) -> "Console":
+    async def start(cls, db_path, *args: str) -> Console:
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "STRETCHBOT_TIME_SCALE": TIME_SCALE}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "console", "--user", "tester", *args,
@@ -58,9 +58,15 @@ class Console:
 
 
 async def answer_triage(console: Console) -> None:
-    for question in CONTENT.triage.questions:
-        await console.expect(question.text[:40])
-        await console.type("0" if question.kind == "score" else "no")
+    """The safety screen, typed as a person would: the two lists, the pain score, kneeling."""
+    for answer in ("none of these", "no"):
+        await console.expect(CONTENT.t("group_ask_self"))
+        await console.expect(CONTENT.t("label_group_no"))
+        await console.type(answer)
+    await console.expect(CONTENT.triage.score.text.self_)
+    await console.type("2")  # a score of 2 (the score screen has no number keys)
+    await console.expect(CONTENT.triage.kneeling.text.self_)
+    await console.type("no")
 
 
 async def test_a_full_routine_in_the_console(tmp_path):
@@ -75,12 +81,14 @@ async def test_a_full_routine_in_the_console(tmp_path):
         for _ in stretch.holds():
             await console.expect("Press Ready")
             await console.type("ready")
-            await console.expect(f"Hold for {stretch.hold_seconds} s")
-            await console.expect("Release")
-        await console.expect("How did that feel?")
+            await console.expect("[0] It hurts")  # the hold screen: pain keeps its key
+            await console.expect(CONTENT.t(f"release_{stretch.mode}", count=stretch.count))
+        await console.expect(CONTENT.t("checkin_self"))
         await console.type("1")  # Good
-    summary = await console.expect("Would you like a daily reminder")
+    summary = await console.expect(CONTENT.t("score_after"))
     assert f"You did {len(CONTENT.routines['lower5'].stretches)} stretches" in summary
+    await console.type("2")  # the back score afterwards: a number, never a key
+    await console.expect("Would you like a daily reminder")
     assert await console.close() == 0
 
 
@@ -95,11 +103,28 @@ async def test_pain_mid_hold_ends_with_referral_and_no_more_cues(tmp_path):
     await console.type("ready")
     await console.expect("Hold for")
     await console.type("ouch that hurts")
-    await console.expect(CONTENT.triage.pain_stop[:60])
+    referral = await console.expect(CONTENT.triage.pain_stop[:60])
+    assert "⚠️" in referral.splitlines()[-1], "a referral is marked"
     await console.type("/help")  # a marker: anything said before it arrives was said after the referral
     after = await console.expect("Commands:")
     assert "Release" not in after and "Halfway" not in after
     await asyncio.sleep(0)
+    assert await console.close() == 0
+
+
+async def test_the_same_number_twice_never_turns_ready_into_it_hurts(tmp_path):
+    console = await Console.start(tmp_path / "bot.db", "--time-scale", "0.05")
+    await console.expect("[1] Start stretching")
+    await console.type("1")
+    await answer_triage(console)
+    await console.expect("Which routine")
+    await console.type("1")
+    await console.expect("[1] Ready")
+    await console.type("1")  # Ready
+    await console.expect("[0] It hurts")
+    await console.type("1")  # not a key on the hold screen: asked, never taken as pain
+    asked = await console.expect(CONTENT.t("unsure"))
+    assert CONTENT.triage.pain_stop[:40] not in asked
     assert await console.close() == 0
 
 
@@ -140,7 +165,7 @@ async def test_bad_configuration_is_one_clear_line(tmp_path, env, message):
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "console", stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path, env={**os.environ, **env})
-    out, err = await asyncio.wait_for(process.communicate(), 20)
+    _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
     assert message in err.decode() and len(err.decode().strip().splitlines()) == 1 and "Traceback" not in err.decode()
 
@@ -157,7 +182,7 @@ async def test_check_content_prints_a_summary_or_the_precise_error(tmp_path):
     for source in DEFAULT_CONTENT_DIR.glob("*.yaml"):
         (broken / source.name).write_text(source.read_text())
     stretches = (broken / "stretches.yaml").read_text()
-    first_hold = stretches.index("hold_seconds:")
+    first_hold = stretches.index("    hold_seconds:") + 4
     line_end = stretches.index("\n", first_hold)
     (broken / "stretches.yaml").write_text(stretches[:first_hold] + "hold_seconds: 500" + stretches[line_end:])
     process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "check-content", "--content",

@@ -1,7 +1,9 @@
-"""When reminders fire: the pure time maths across DST, and delivery through the REAL runtime and SQLite
-storage on a fake clock (10,000 users over three days with a DST change; restarts after an outage)."""
+"""When reminders fire: the pure time maths across DST, and the REAL runtime and SQLite storage on a fake
+clock queueing them (10,000 users over three days with a DST change). Restarts, /forget and an unreachable
+user: tests/test_reminder_restarts.py."""
 from __future__ import annotations
 
+import json
 import random
 import time as wallclock
 from collections import Counter
@@ -9,15 +11,25 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 
 import pytest
+from storage_backends import SqliteBackend
 
-from bot.runtime import FakeClock, Runtime, Undeliverable
-from bot.storage import TimerRow, UserKey, open_storage
+from bot.outgoing import Outgoing
+from bot.runtime import FakeClock, Runtime
+from bot.storage import Save, TimerRow, UserKey, open_storage
 from dialogs.engine import Engine
-from dialogs.model import Button, Command, ForgetUser, Reminder, Say, ScheduleTimer, Text, UserState
-from dialogs.reminders import DAILY_TIMER
+from dialogs.events import Button, ScheduleTimer
+from dialogs.render import Renderer
 from dialogs.schedule import (
-    describe, is_occurrence, next_occurrence, occurrence, parse_time, parse_zone, pause_start, zone_of,
+    describe,
+    is_occurrence,
+    next_occurrence,
+    occurrence,
+    parse_time,
+    parse_zone,
+    pause_start,
+    zone_of,
 )
+from dialogs.state import Reminder, ReminderSetup, Screen, UserState
 
 LONDON, NEW_YORK = "Europe/London", "America/New_York"
 
@@ -169,46 +181,56 @@ def first_reading(zone: str, day: date, hour: int, minute: int) -> datetime:
     return moment
 
 
-class Collector:
-    """The deliver hook: what reached whom, and when in their own local time."""
+class Queued:
+    """The messages the runtime committed to the outbox (what a sender then delivers), read in bulk
+    after each scheduler round: whom each was for, and when that was in their own local time."""
 
-    def __init__(self, clock: FakeClock, zones: dict[str, str]) -> None:
-        self.clock, self.zones = clock, zones
+    def __init__(self, db: SqliteBackend, clock: FakeClock, zones: dict[str, str], outgoing: Outgoing) -> None:
+        self.db, self.clock, self.zones, self.outgoing = db, clock, zones, outgoing
         self.got: list[tuple[str, date, time]] = []
-        self.refuse: set[str] = set()
+        self.last_id = 0
+        self.rendered: dict[str, list[str]] = {}  # each distinct message, as the sender would render it
 
-    async def __call__(self, key: UserKey, address: dict, actions: list) -> None:
-        if key.user_id in self.refuse:
-            raise Undeliverable("Forbidden: bot was blocked by the user")
-        assert [a.kind for a in actions if isinstance(a, Say)] == ["reminder"], actions
-        assert address == {"chat_id": int(key.user_id)}
-        self.got.append((key.user_id, *local(self.clock.now(), self.zones[key.user_id])))
+    async def read(self) -> None:
+        rows = await self.db.query(f"SELECT id, chat, body FROM outbox WHERE id > {self.last_id} ORDER BY id")
+        for row_id, chat, text in rows:
+            body = json.loads(text)
+            user = body["user"][1]
+            assert body["user"] == ["telegram", user] and chat == f"telegram:{user}"
+            assert body["address"] == {"chat_id": int(user)} and body["kind"] == "reminder", body
+            say = json.dumps(body["say"], sort_keys=True)
+            if say not in self.rendered:
+                self.rendered[say] = [view.kind for view in await self.outgoing.views(body)]
+            self.got.append((user, *local(self.clock.now(), self.zones[user])))
+            self.last_id = row_id
 
 
 async def seed(store, engine: Engine, start: datetime, count: int, rng: random.Random) -> dict[str, Reminder]:
-    """`count` users whose reminder was just set: the engine's last setup step per user, written by storage.save."""
-    reminders = {}
+    """`count` users whose reminder was just set: the engine's last setup step per user, written as the
+    runtime writes a batch (storage.save_many, one transaction)."""
+    reminders, saves = {}, []
     for index in range(count):
         zone = SCALE_ZONES[index % len(SCALE_ZONES)]
         hour, minute = rng.choice(SCALE_TIMES)
         days = "weekdays" if index % 5 == 0 else "daily"
-        state = UserState(screen=1, choices=[("daily", "Every day"), ("weekdays", "Weekdays")],
-                          flow={"kind": "remind", "step": "days", "hour": hour, "minute": minute, "zone": zone})
+        state = UserState(screen_no=1, screen=Screen(id="remind.days"),
+                          side=ReminderSetup(step="days", hour=hour, minute=minute, zone=zone))
         step = engine.handle(state, Button(days, 1), start)
         key = UserKey("telegram", str(index))
         schedule = [TimerRow(key, a.name, a.due, a.payload) for a in step.actions if isinstance(a, ScheduleTimer)]
-        assert await store.save(key, expected_version=0, state_json=step.state.to_json(), address={"chat_id": index},
-                                profile={"timezone": zone}, schedule=schedule, cancel=[], history=[])
+        saves.append(Save(key, 0, step.state.to_json(), {"chat_id": index}, {"timezone": zone}, schedule, [], []))
         reminders[key.user_id] = step.state.profile.reminder
+    assert all(await store.save_many(saves))
     return reminders
 
 
-async def run_clock(runtime: Runtime, store, clock: FakeClock, end: datetime) -> int:
+async def run_clock(runtime: Runtime, store, clock: FakeClock, end: datetime, queued: Queued) -> int:
     """Advance the fake clock from one due time to the next (as the scheduler sleeps), firing at each."""
     rounds = 0
     while (due := await store.next_due()) is not None and due <= end:
         clock.advance(max(0.0, (due - clock.now()).total_seconds()))
         await runtime.fire_due()
+        await queued.read()
         rounds += 1
     clock.advance(max(0.0, (end - clock.now()).total_seconds()))
     return rounds
@@ -225,10 +247,12 @@ async def test_every_reminder_fires_once_a_day_at_its_local_time_across_dst(tmp_
     began = wallclock.perf_counter()
     reminders = await seed(store, engine, start, users, rng)
     seeded = wallclock.perf_counter()
-    inbox = Collector(clock, {user: r.timezone for user, r in reminders.items()})
-    runtime = Runtime(engine, store, clock=clock, deliver=inbox, owner="scale")
+    renderer = Renderer(engine.content, engine.screens)
+    queued = Queued(SqliteBackend(tmp_path / "scale.db"), clock, {user: r.timezone for user, r in reminders.items()},
+                    Outgoing(store, renderer, engine.content, clock))
+    runtime = Runtime(engine, store, clock=clock, renderer=renderer, owner="scale")
     end = start + timedelta(days=3)
-    await run_clock(runtime, store, clock, end)
+    await run_clock(runtime, store, clock, end, queued)
     fired = wallclock.perf_counter()
 
     expected = []
@@ -241,120 +265,22 @@ async def test_every_reminder_fires_once_a_day_at_its_local_time_across_dst(tmp_
             due = first_reading(r.timezone, day, r.hour, r.minute)
             if start < due <= end:
                 expected.append((user, *local(due, r.timezone)))
-    assert Counter((user, day) for user, day, _ in inbox.got).most_common(1)[0][1] == 1  # never two a day
-    assert sorted(inbox.got) == sorted(expected)
+    assert Counter((user, day) for user, day, _ in queued.got).most_common(1)[0][1] == 1  # never two a day
+    assert sorted(queued.got) == sorted(expected)
+    assert queued.rendered and all(kinds == ["reminder"] for kinds in queued.rendered.values())
+    assert (await store.outbox_stats()).depth == len(expected)  # one message per reminder, nothing else
     # the DST cases really happened: a skipped or repeated local time among the deliveries
-    shifted = [(u, d, t) for u, d, t in inbox.got if t != time(reminders[u].hour, reminders[u].minute)]
+    shifted = [(u, d, t) for u, d, t in queued.got if t != time(reminders[u].hour, reminders[u].minute)]
     if start.month == 3:
         assert shifted and all(reminders[u].timezone in (LONDON, "Europe/Berlin") and d == date(2026, 3, 29)
                                for u, d, _ in shifted)
     else:
-        assert not shifted and any(reminders[u].timezone == NEW_YORK and reminders[u].hour == 1 and d == date(2026, 11, 1)
-                                   for u, d, _ in inbox.got)
+        assert not shifted and any(
+            reminders[u].timezone == NEW_YORK and reminders[u].hour == 1 and d == date(2026, 11, 1)
+            for u, d, _ in queued.got
+        )
     assert (await store.next_due()) > end  # every user has the next one waiting
     await store.close()
-    print(f"\n{users} users: seeded in {seeded - began:.1f} s, {len(inbox.got)} reminders fired in {fired - seeded:.1f} s")
+    print(f"\n{users} users: seeded in {seeded - began:.1f} s,"
+          f" {len(queued.got)} reminders queued in {fired - seeded:.1f} s")
 
-
-# ---- restarts, forget, unreachable: one user through the real runtime ------------------------------
-ANNA = UserKey("telegram", "7")
-T0 = utc(2026, 3, 2, 9)  # Mon 10:00 in Berlin
-DUE = utc(2026, 3, 3, 6, 30)  # Tue 07:30 in Berlin
-
-
-async def talk(runtime: Runtime, key: UserKey, *inputs: str) -> list:
-    """Type or press (a "[choice]" presses that button on the last screen) through the runtime."""
-    screen, outputs = None, []
-    for entry in inputs:
-        if entry.startswith("["):
-            event = Button(entry[1:-1], screen)
-        else:
-            event = Command(entry[1:]) if entry.startswith("/") else Text(entry)
-        outputs = await runtime.handle(key, event, address={"chat_id": 7})
-        screen = next((a.screen for a in outputs if isinstance(a, Say) and a.screen is not None), screen)
-    return outputs
-
-
-@pytest.fixture
-def db_path(tmp_path) -> str:
-    return str(tmp_path / "restart.db")
-
-
-async def set_up_anna(db_path: str, engine: Engine) -> tuple[Runtime, Collector, FakeClock]:
-    clock = FakeClock(T0)
-    store = await open_storage(f"sqlite:///{db_path}")
-    inbox = Collector(clock, {ANNA.user_id: "Europe/Berlin"})
-    runtime = Runtime(engine, store, clock=clock, deliver=inbox, owner="first")
-    said = await talk(runtime, ANNA, "/remind", "7:30", "Berlin", "[daily]")
-    assert "Next reminder: Tue 3 Mar at 07:30 (Europe/Berlin)" in said[-1].text
-    assert [(t.name, t.due) for t in await store.timers(ANNA)] == [(DAILY_TIMER, DUE)]
-    return runtime, inbox, clock
-
-
-async def restart(db_path: str, engine: Engine, clock: FakeClock, old: Runtime) -> tuple[Runtime, Collector]:
-    await old.storage.close()
-    store = await open_storage(f"sqlite:///{db_path}")
-    inbox = Collector(clock, {ANNA.user_id: "Europe/Berlin"})
-    return Runtime(engine, store, clock=clock, deliver=inbox, owner="second"), inbox
-
-
-@pytest.mark.parametrize("late, sent", [(timedelta(minutes=1), True), (timedelta(hours=1), True),
-                                        (timedelta(hours=2), True), (timedelta(hours=3), False)])
-async def test_after_an_outage_a_due_reminder_is_sent_once_or_skipped(db_path, engine, late, sent):
-    first, _, clock = await set_up_anna(db_path, engine)
-    clock.advance((DUE + late - clock.now()).total_seconds())  # down while it came due
-    runtime, inbox = await restart(db_path, engine, clock, first)
-    assert await runtime.fire_due() == 1
-    assert len(inbox.got) == (1 if sent else 0)
-    assert await runtime.fire_due() == 0
-    assert [(t.name, t.due) for t in await runtime.storage.timers(ANNA)] == [(DAILY_TIMER, DUE + timedelta(days=1))]
-    # yet another restart later the same day: still nothing doubled
-    clock.advance(3600)
-    again, inbox_again = await restart(db_path, engine, clock, runtime)
-    assert await again.fire_due() == 0 and inbox_again.got == []
-    clock.advance((DUE + timedelta(days=1) - clock.now()).total_seconds())
-    assert await again.fire_due() == 1 and [day for _, day, _ in inbox_again.got] == [date(2026, 3, 4)]
-    await again.storage.close()
-
-
-async def test_a_snooze_survives_a_restart(db_path, engine):
-    runtime, inbox, clock = await set_up_anna(db_path, engine)
-    clock.advance((DUE - clock.now()).total_seconds())
-    await runtime.fire_due()
-    state = UserState.from_json((await runtime.storage.load(ANNA)).state_json)
-    outputs = await runtime.handle(ANNA, Button("snooze", state.screen))
-    assert "in an hour" in outputs[0].text
-    clock.advance(3600)
-    runtime, inbox = await restart(db_path, engine, clock, runtime)
-    assert await runtime.fire_due() == 1 and inbox.got == [(ANNA.user_id, date(2026, 3, 3), time(8, 30))]
-    await runtime.storage.close()
-
-
-async def test_forget_deletes_the_reminder_and_its_timers(db_path, engine):
-    runtime, inbox, clock = await set_up_anna(db_path, engine)
-    outputs = await talk(runtime, ANNA, "/forget", "[forget_yes]")
-    assert "deleted" in outputs[-1].text and ForgetUser() in outputs
-    assert await runtime.storage.timers(ANNA) == [] and (await runtime.storage.load(ANNA)).state_json is None
-    clock.advance(3 * 86400)
-    assert await runtime.fire_due() == 0 and inbox.got == []
-    await runtime.storage.close()
-
-
-async def test_an_unreachable_user_gets_no_more_reminders_until_they_turn_them_back_on(db_path, engine):
-    runtime, inbox, clock = await set_up_anna(db_path, engine)
-    inbox.refuse.add(ANNA.user_id)
-    clock.advance((DUE - clock.now()).total_seconds())
-    assert await runtime.fire_due() == 1
-    state = UserState.from_json((await runtime.storage.load(ANNA)).state_json)
-    assert state.profile.unreachable and state.profile.reminder.enabled is False
-    assert await runtime.storage.timers(ANNA) == []
-    clock.advance(3 * 86400)
-    assert await runtime.fire_due() == 0
-    inbox.refuse.clear()
-    outputs = await talk(runtime, ANNA, "/remind")
-    assert "couldn't reach you" in outputs[0].text
-    outputs = await talk(runtime, ANNA, "/remind", "[resume]")
-    assert "Next reminder: Sat 7 Mar at 07:30" in outputs[-1].text
-    clock.advance((utc(2026, 3, 7, 6, 30) - clock.now()).total_seconds())
-    assert await runtime.fire_due() == 1 and inbox.got == [(ANNA.user_id, date(2026, 3, 7), time(7, 30))]
-    await runtime.storage.close()

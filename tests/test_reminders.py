@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from conftest import T0, Chat, said
-from dialogs.engine import Engine
-from dialogs.model import CancelTimer, Say, ScheduleTimer, TimerFired, Undeliverable, UserState
-from dialogs.reminders import DAILY_TIMER, SNOOZE_TIMER
+
+from dialogs.events import CancelTimer, Say, ScheduleTimer, TimerFired, Undeliverable
+from dialogs.flows.timers import DAILY_TIMER, SNOOZE_TIMER
+from dialogs.state import ReminderSetup, UserState
 
 BERLIN_0730_TUE = datetime(2026, 3, 3, 6, 30, tzinfo=UTC)  # 07:30 CET
 
@@ -27,13 +27,17 @@ def reminder_says(steps) -> list[Say]:
     return [s for step in steps for s in step.says() if s.kind == "reminder"]
 
 
+def labels(chat: Chat) -> list[str]:
+    return [button.label for button in chat.buttons()]
+
+
 # ---- setting a reminder ---------------------------------------------------------------------------
 def test_remind_asks_time_zone_and_days_then_confirms_the_next_local_time(chat):
     step = chat.say("/remind")
     assert "What time" in said(step)
-    assert [label for _, label in chat.state.choices] == ["07:00", "08:00", "12:30", "18:00", "21:00"]
+    assert labels(chat) == ["07:00", "08:00", "12:30", "18:00", "21:00"]
     step = chat.say("7:30")
-    assert "time zone" in said(step) and "London" in [label for _, label in chat.state.choices]
+    assert "time zone" in said(step) and "London" in labels(chat)
     step = chat.say("berlin")
     assert chat.choice_ids() == ["daily", "weekdays"]
     step = chat.press("Every day")
@@ -43,7 +47,7 @@ def test_remind_asks_time_zone_and_days_then_confirms_the_next_local_time(chat):
     reminder = chat.state.profile.reminder
     assert (reminder.hour, reminder.minute, reminder.timezone, reminder.days) == (7, 30, "Europe/Berlin", "daily")
     assert chat.state.profile.timezone == "Europe/Berlin"
-    assert chat.state.flow is None and chat.state.choices == []
+    assert chat.state.side is None and chat.choice_ids() == []
     assert UserState.from_json(chat.state.to_json()) == chat.state
 
 
@@ -60,7 +64,7 @@ def test_buttons_alone_set_a_reminder(chat):
 def test_the_main_menu_choice_opens_the_same_conversation(chat):
     chat.say("/start")
     step = chat.press("Daily reminders")
-    assert "What time" in said(step) and chat.state.flow == {"kind": "remind", "step": "time"}
+    assert "What time" in said(step) and chat.state.side == ReminderSetup(step="time")
 
 
 @pytest.mark.parametrize("typed, hour, minute", [
@@ -70,7 +74,7 @@ def test_the_main_menu_choice_opens_the_same_conversation(chat):
 def test_typed_times(chat, typed, hour, minute):
     chat.say("/remind")
     chat.say(typed)
-    assert (chat.state.flow["hour"], chat.state.flow["minute"]) == (hour, minute)
+    assert (chat.state.side.hour, chat.state.side.minute) == (hour, minute)
 
 
 @pytest.mark.parametrize("typed, zone", [
@@ -82,7 +86,7 @@ def test_typed_zones(chat, typed, zone):
     chat.say("/remind")
     chat.say("7:30")
     chat.say(typed)
-    assert chat.state.flow["zone"] == zone
+    assert chat.state.side.zone == zone
     chat.press("daily")
     assert chat.state.profile.timezone == zone
 
@@ -93,28 +97,23 @@ def test_a_fixed_offset_zone_gives_the_right_instant(chat):
     assert "Mon 2 Mar at 07:30 (UTC-05:30)" in said(step)
 
 
-@pytest.mark.parametrize("typed, hint", [
-    ("25:00", "25:00 is not a time: use 24-hour 7:30 or 19:00, or 7pm."),
-    ("7:75", "7:75 is not a time: use 24-hour 7:30 or 19:00, or 7pm."),
-    ("13pm", "13pm is not a time"),
-    ("tomorrow", "tomorrow is not a time"),
-])
-def test_a_bad_time_gets_a_precise_hint_and_changes_nothing(chat, typed, hint):
+@pytest.mark.parametrize("typed", ["25:00", "7:75", "13pm", "tomorrow"])
+def test_a_bad_time_gets_a_precise_hint_and_changes_nothing(chat, content, typed):
     chat.say("/remind")
     before = chat.state
     step = chat.say(typed)
-    assert said(step).startswith(hint)
+    assert said(step).startswith(content.t("remind_bad_time", value=typed))
     assert "What time" in said(step)  # the same question again, with its buttons still valid
-    assert step.says()[0].screen == before.screen and chat.state == before
+    assert step.says()[0].number == before.screen_no and chat.state == before
     assert not any(isinstance(a, (ScheduleTimer, CancelTimer)) for a in step.actions)
 
 
-def test_a_bad_zone_gets_a_precise_hint_and_changes_nothing(chat):
+def test_a_bad_zone_gets_a_precise_hint_and_changes_nothing(chat, content):
     chat.say("/remind")
     chat.say("7:30")
     before = chat.state
     step = chat.say("Mars/Olympus")
-    assert said(step).startswith("Mars/Olympus is not a time zone I know: type a city like Berlin")
+    assert said(step).startswith(content.t("remind_bad_zone", value="Mars/Olympus"))
     assert chat.state == before
     for bad in ("UTC+15", "UTC+2:10", "atlantis"):
         assert "is not a time zone I know" in said(chat.say(bad))
@@ -125,12 +124,13 @@ def test_a_bad_zone_gets_a_precise_hint_and_changes_nothing(chat):
 
 def test_pain_and_emergencies_keep_priority_inside_the_reminder_conversation(chat, content):
     chat.say("/remind")
-    step = chat.say("that hurts")
-    assert [s.kind for s in step.says()] == ["referral"] and chat.state.flow is None
+    step = chat.say("that hurts")  # no session yet: pain described leads into the safety check
+    assert content.t("pain_ack_start") in said(step) and chat.state.side is None
+    chat.say("/stop")
     chat.say("/remind")
     chat.say("7:30")
-    step = chat.say(content.phrases.emergency[0])
-    assert content.referral("A") in said(step) and chat.state.flow is None
+    step = chat.say("I can't feel my legs")
+    assert content.referral("A") in said(step) and chat.state.side is None
 
 
 def test_remind_during_a_routine_leaves_the_routine_alone(chat):
@@ -138,13 +138,13 @@ def test_remind_during_a_routine_leaves_the_routine_alone(chat):
     screen = chat.state.screen
     step = chat.say("/remind")
     assert "once this routine is done" in said(step)
-    assert chat.state.flow is None and chat.state.screen == screen and chat.state.session
+    assert chat.state.side is None and chat.state.screen == screen and chat.state.session
 
 
 def test_stop_closes_the_reminder_conversation(chat):
     chat.say("/remind")
     chat.say("/stop")
-    assert chat.state.flow is None and chat.state.profile.reminder is None
+    assert chat.state.side is None and chat.state.profile.reminder is None
 
 
 # ---- the menu for an existing reminder ------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_remind_again_shows_the_reminder_and_offers_change_pause_off(chat):
     step = chat.say("/remind")
     assert "Your stretch reminder: 07:30 every day (Europe/Berlin)" in said(step)
     assert "Next reminder: Tue 3 Mar at 07:30 (Europe/Berlin)" in said(step)
-    assert chat.choice_ids() == ["change", "pause", "off", "keep"]
+    assert chat.choice_ids() == ["change", "pause", "weekly_on", "off", "keep"]
     step = chat.press("keep")
     assert "stays as it is" in said(step) and chat.timers[DAILY_TIMER][0] == BERLIN_0730_TUE
 
@@ -163,7 +163,7 @@ def test_change_keeps_the_known_zone_on_offer(chat):
     chat.say("/remind")
     chat.press("change")
     chat.press("18:00")
-    assert chat.state.choices[0] == ("zone_keep", "Keep Europe/Berlin")
+    assert (chat.choice_ids()[0], labels(chat)[0]) == ("zone_keep", "Keep Europe/Berlin")
     chat.press("zone_keep")
     step = chat.press("weekdays")
     assert "18:00 on weekdays (Europe/Berlin)" in said(step)
@@ -175,7 +175,7 @@ def test_pause_for_typed_days_then_turn_back_on(chat):
     set_reminder(chat)
     chat.say("/remind")
     step = chat.press("pause")
-    assert [label for _, label in chat.state.choices] == ["1 day", "3 days", "7 days"]
+    assert labels(chat) == ["1 day", "3 days", "7 days"]
     before = chat.state
     assert said(chat.say("0")).startswith("0 is not a number of days: type a number from 1 to 30.")
     assert said(chat.say("45 days")).startswith("45 days is not a number of days")
@@ -184,7 +184,7 @@ def test_pause_for_typed_days_then_turn_back_on(chat):
     assert "Paused. Next reminder: Thu 5 Mar at 07:30 (Europe/Berlin)" in said(step)
     assert chat.timers[DAILY_TIMER][0] == datetime(2026, 3, 5, 6, 30, tzinfo=UTC)
     step = chat.say("/remind")
-    assert "is paused" in said(step) and chat.choice_ids() == ["resume", "change", "off"]
+    assert "is paused" in said(step) and chat.choice_ids() == ["resume", "change", "weekly_on", "off"]
     step = chat.press("resume")
     assert "back on. Next reminder: Tue 3 Mar" in said(step)
     assert chat.timers[DAILY_TIMER][0] == BERLIN_0730_TUE
@@ -205,7 +205,7 @@ def test_a_paused_reminder_sends_nothing_until_it_resumes(chat):
     chat.press("pause_3")  # today's is gone: Tue, Wed and Thu are skipped
     steps = chat.wait(4 * 86400)
     sent = [chat.now for s in steps for a in s.says() if a.kind == "reminder"]
-    assert len(sent) == 1 and reminder_says(steps)[0].text.startswith("Time for your stretch")
+    assert len(sent) == 1 and said(steps).count("Time for your stretch") == 1
     assert steps[0].says()[0].kind == "reminder"
     assert chat.state.profile.reminder.last_sent_on == "2026-03-06"
 
@@ -229,9 +229,9 @@ def test_at_the_time_one_reminder_with_three_choices_and_the_next_day_scheduled(
     set_reminder(chat)
     steps = chat.wait((BERLIN_0730_TUE - chat.now).total_seconds())
     [reminder] = reminder_says(steps)
-    assert reminder.text.startswith("Time for your stretch")
-    assert [c.label for c in reminder.choices] == ["Start now", "Snooze 1 hour", "Skip today"]
-    assert reminder.screen == chat.state.screen
+    assert chat.renderer.render(reminder).text.startswith("Time for your stretch")
+    assert labels(chat) == ["Start now", "Snooze 1 hour", "Skip today"]
+    assert reminder.number == chat.state.screen_no
     assert chat.timers[DAILY_TIMER][0] == BERLIN_0730_TUE + timedelta(days=1)
     assert chat.state.profile.reminder.last_sent_on == "2026-03-03"
     # no nagging: nothing more that day
@@ -247,20 +247,21 @@ def test_one_reminder_a_day_over_a_week(chat):
 
 def test_start_now_opens_a_session_with_the_quick_check_when_triage_is_fresh(engine):
     state = UserState()
-    state.profile.last_triage_at, state.profile.last_triage_level = T0 - timedelta(days=3), "D"
+    state.profile.last_screened_at, state.profile.last_outcome = T0 - timedelta(days=3), "clear"
     chat = Chat(engine, state=state)
     set_reminder(chat)
     chat.wait((BERLIN_0730_TUE - chat.now).total_seconds())
     step = chat.press("Start now")
-    assert chat.state.session and chat.state.session.phase == "quick_check"
-    assert chat.state.flow is None and CancelTimer(SNOOZE_TIMER) in step.actions
+    assert chat.state.session and chat.screen_id() == "screening.quick"
+    assert chat.state.side is None and CancelTimer(SNOOZE_TIMER) in step.actions
     assert chat.choice_ids() == ["yes", "no"]
 
 
 def test_start_now_typed_without_a_fresh_triage_asks_the_safety_questions(chat):
     set_reminder(chat)
     chat.wait((BERLIN_0730_TUE - chat.now).total_seconds())
-    assert "Question 1 of" in said(chat.say("start now")) and chat.state.session.phase == "triage"
+    chat.say("start now")
+    assert chat.screen_id() == "screening.group"
 
 
 def test_snooze_reminds_once_an_hour_later(chat):
@@ -271,16 +272,18 @@ def test_snooze_reminds_once_an_hour_later(chat):
     assert chat.timers[SNOOZE_TIMER][0] == BERLIN_0730_TUE + timedelta(hours=1)
     assert reminder_says(chat.wait(3599)) == []
     [again] = reminder_says(chat.wait(1))
-    assert [c.id for c in again.choices] == ["start_now", "snooze", "skip_today"]
+    assert again.number == chat.state.screen_no and chat.choice_ids() == ["start_now", "snooze", "skip_today"]
     assert reminder_says(chat.wait(86400 - 3600 - 60)) == []  # and nothing more that day
 
 
-def test_snooze_is_scaled_for_demos(content):
-    chat = Chat(Engine(content, time_scale=0.01))
+def test_a_snooze_is_a_duration_the_runtime_may_scale_and_the_daily_time_is_not(chat):
     set_reminder(chat)
+    [daily] = [a for a in chat.steps[-1].actions if isinstance(a, ScheduleTimer)]
+    assert not daily.scalable  # a wall-clock time
     chat.wait((BERLIN_0730_TUE - chat.now).total_seconds())
-    chat.press("snooze")
-    assert chat.timers[SNOOZE_TIMER][0] == BERLIN_0730_TUE + timedelta(seconds=36)
+    step = chat.press("snooze")
+    [snooze] = [a for a in step.actions if isinstance(a, ScheduleTimer)]
+    assert snooze.scalable and snooze.due == BERLIN_0730_TUE + timedelta(hours=1)
 
 
 def test_skip_today_says_when_the_next_one_comes(chat):
@@ -291,7 +294,7 @@ def test_skip_today_says_when_the_next_one_comes(chat):
     chat.wait(3600)
     step = chat.say("skip today")
     assert "no stretch today. Next reminder: Wed 4 Mar at 07:30 (Europe/Berlin)" in said(step)
-    assert CancelTimer(SNOOZE_TIMER) in step.actions and chat.state.flow is None
+    assert CancelTimer(SNOOZE_TIMER) in step.actions and chat.state.side is None
 
 
 def test_a_duplicate_daily_timer_for_the_same_day_says_nothing(chat):
@@ -368,7 +371,7 @@ def test_undeliverable_pauses_reminders_and_the_user_can_turn_them_back_on(chat)
     assert CancelTimer(DAILY_TIMER) in step.actions and CancelTimer(SNOOZE_TIMER) in step.actions
     assert not chat.timers and chat.state.profile.unreachable
     assert chat.state.profile.reminder.enabled is False and chat.state.profile.reminder.hour == 7
-    assert chat.state.flow is None and chat.state.choices == []
+    assert chat.state.side is None and chat.choice_ids() == []
     assert reminder_says(chat.wait(3 * 86400)) == []
     step = chat.say("/remind")
     assert "couldn't reach you" in said(step).lower()  # the engine's notice, once
@@ -395,14 +398,13 @@ def test_skip_today_after_the_reminder_was_turned_off_elsewhere(chat):
     chat.wait((BERLIN_0730_TUE - chat.now).total_seconds())
     chat.state.profile.reminder = None  # e.g. turned off from another device meanwhile
     step = chat.press("skip_today")
-    assert "See you next time" in said(step) and chat.state.flow is None
+    assert "See you next time" in said(step) and chat.state.side is None
 
 
-def test_a_flow_from_an_older_version_is_closed_with_a_hint(engine):
-    state = UserState(screen=3, choices=[("maybe", "Maybe")], flow={"kind": "remind", "step": "gone"})
+def test_a_reminder_screen_whose_flow_is_gone_is_closed_with_a_hint(engine):
+    state = UserState(screen_no=3, screen={"id": "remind.days"})
     chat = Chat(engine, state=state)
-    step = chat.press("maybe")
-    assert step.actions and chat.state.flow is None
-    state = UserState(flow={"kind": "remind", "step": "gone"})
-    assert "/stretch" in said(Chat(engine, state=state).say("hello"))
+    step = chat.press("daily")
+    assert step.actions and chat.state.side is None and chat.state.screen is None
+    assert "/stretch" in said(Chat(engine, state=UserState()).say("what"))
 

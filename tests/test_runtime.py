@@ -1,172 +1,251 @@
-"""The runtime over a real SQLite file: one transaction per input, retries on conflicts, timers that
-survive a restart and fire exactly once, delivery failures, and the scheduler on a fake clock.
+"""The runtime's handle() over a real SQLite file: one transaction per input holding the new state, timers,
+history, feedback AND the step's outgoing messages (the outbox), nothing at all when that transaction
+fails, the messages' order and fields, forget and export, and retries on conflicts.
 
-Most tests drive a tiny engine of our own (below), so they pin down the runtime's contract and not
-the dialog; one test runs the real engine and content.
+Most tests drive a tiny engine of our own (tests/runtime_world.py), so they pin down the runtime's
+contract and not the dialog; one test runs the real engine and content. Timers, the scheduler and
+delivery through a real sender are in test_runtime_timers.py and test_runtime_delivery.py.
 """
+
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
-from datetime import UTC, datetime, timedelta
+import sqlite3
+from datetime import timedelta
 
 import pytest
+import runtime_world
+from runtime_world import ANNA, BORIS, HOLD_SECONDS, T0, make, queued, state_of
 
-from bot.runtime import FakeClock, Runtime, StateConflict, SystemClock, Undeliverable
-from bot.storage import SqliteStorage, TimerRow, UserKey, open_storage
-from dialogs import model
-from dialogs.model import (
-    CancelTimer, Command, EndSession, ExportData, ForgetUser, Notice, Say, ScheduleTimer, Step, Text,
-    TimerFired, UserState,
-)
+from bot.outgoing import Outgoing
+from bot.runtime import Reply, Runtime, StateConflict
+from bot.storage import FeedbackRow, SqliteStorage, TimerRow, UserKey
+from dialogs.events import Button, Command, Text
+from dialogs.render import Renderer
+from dialogs.state import UserState
+from dialogs.views import MessageView, TextPart
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-ANNA = UserKey("telegram", "101")
-BORIS = UserKey("discord", "202")
-HOLD_SECONDS = 30
+# the world's fixtures (assignments, so a test's arguments do not redefine imports)
+bell = runtime_world.bell
+clock = runtime_world.clock
+db_url = runtime_world.db_url
+failing = runtime_world.failing
+runtime = runtime_world.runtime
+store = runtime_world.store
+tiny = runtime_world.tiny
 
-
-class TinyContent:
-    def t(self, key: str, **values: object) -> str:
-        return f"{key}:{','.join(f'{k}={v}' for k, v in sorted(values.items()))}"
-
-
-class TinyEngine:
-    """A stand-in with the real engine's shape: 'hold' starts a 30 s timer that says 'release'."""
-
-    def __init__(self) -> None:
-        self.content = TinyContent()
-        self.events: list[object] = []
-        self.broken_timers: set[str] = set()
-
-    def handle(self, state: UserState, event, now: datetime) -> Step:
-        self.events.append(event)
-        state = state.model_copy(deep=True)
-        state.screen += 1
-        match event:
-            case Text(text="hold"):
-                due = now + timedelta(seconds=HOLD_SECONDS)
-                return Step(state, (ScheduleTimer("hold", due, {"screen": state.screen}), Say("hold on")))
-            case Text(text="quiet"):
-                return Step(state, (ScheduleTimer("quiet", now, {}),))
-            case Text(text="stop"):
-                state.profile.last_triage_level = "D"
-                return Step(state, (CancelTimer("hold"), EndSession("stopped", "lower_back", None, 1, 12),
-                                    Say("stopped")))
-            case Text(text="forget"):
-                return Step(state, (ForgetUser(), Say("forgotten")))
-            case Text(text="mydata"):
-                return Step(state, (ExportData(), Say("here it is")))
-            case TimerFired(name=name) if name in self.broken_timers:
-                raise RuntimeError(f"engine bug on {name}")
-            case TimerFired(name="hold", due=due, payload=payload):
-                late = int((now - due).total_seconds())
-                return Step(state, (Say(f"release {payload['screen']} late {late}", kind="cue"),))
-            case TimerFired():
-                return Step(state, ())
-            case model.Undeliverable():
-                state.profile.unreachable = True
-                return Step(state, (Say("nobody will see this"),))
-        return Step(state, (Notice("hint"),))
+CAROL = UserKey("telegram", "303")
 
 
-class Inbox:
-    """A deliver() hook that records what reached whom."""
-
-    def __init__(self) -> None:
-        self.got: list[tuple[UserKey, dict, list]] = []
-        self.arrived = asyncio.Event()
-        self.refuse: dict[UserKey, Exception] = {}
-
-    async def __call__(self, key: UserKey, address: dict, actions: list) -> None:
-        if key in self.refuse:
-            raise self.refuse[key]
-        self.got.append((key, address, actions))
-        self.arrived.set()
-
-    def texts(self, key: UserKey | None = None) -> list[str]:
-        return [a.text for k, _, actions in self.got if key in (None, k) for a in actions]
-
-
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'runtime.db'}"
-
-
-@pytest.fixture
-async def store(db_url):
-    storage = await open_storage(db_url)
-    yield storage
-    await storage.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-@pytest.fixture
-def tiny() -> TinyEngine:
-    return TinyEngine()
-
-
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def runtime(tiny, store, clock, inbox) -> Runtime:
-    return Runtime(tiny, store, clock=clock, deliver=inbox, owner="test")
-
-
-async def state_of(storage, key) -> UserState:
-    return UserState.from_json((await storage.load(key)).state_json)
-
-
-# ---- handle ---------------------------------------------------------------------------------------
-async def test_handle_saves_state_and_timer_and_returns_what_to_show(runtime, store):
-    actions = await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
-    assert actions == [Say("hold on")]
+# ---- handle: one transaction, its messages included ---------------------------------------------------
+async def test_handle_commits_state_timer_and_the_step_s_messages_together(runtime, store, bell):
+    reply = await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
+    assert reply == Reply(now=[], queued=1)  # nothing is shown by the adapter: the sender delivers it
     loaded = await store.load(ANNA)
     assert (loaded.version, loaded.address) == (1, {"chat_id": 5})
-    assert (await state_of(store, ANNA)).screen == 1
+    assert (await state_of(store, ANNA)).screen_no == 1
     assert await store.timers(ANNA) == [TimerRow(ANNA, "hold", T0 + timedelta(seconds=30), {"screen": 1})]
+    [row] = await store.pending("telegram:5")  # the chat it came from
+    assert row.key == ANNA
+    assert row.body == {
+        "user": ["telegram", "101"],
+        "address": {"chat_id": 5},
+        "reply": None,
+        "first": True,
+        "kind": "message",
+        "safety": False,
+        "say": {"kind": "message", "lines": [{"key": "hold on", "params": {}}], "screen": None, "number": None},
+    }
     assert runtime.wake.is_set()  # the scheduler must look at the new timer
+    assert bell.rings == 1  # and the sender at the new message
 
 
-async def test_handle_writes_history_profile_and_cancels_in_one_step(runtime, store, clock, db_url):
+async def test_handle_writes_history_feedback_profile_and_cancels_in_one_step(runtime, store, clock):
     await runtime.handle(ANNA, Text("hold"))
     clock.advance(12)
-    assert await runtime.handle(ANNA, Text("stop")) == [Say("stopped")]
+    assert (await runtime.handle(ANNA, Text("stop"))).queued == 1
     assert await store.timers(ANNA) == []
     [row] = await store.history(ANNA)
     assert (row.outcome, row.routine, row.seconds, row.ended_at) == ("stopped", "lower_back", 12, clock.now())
+    assert await store.feedback(ANNA) == [FeedbackRow(clock.now(), "lower_back", "knee_hug", "good", 0)]
     assert (await store.export_user(ANNA))["profile"]["last_triage_level"] == "D"
+    assert await queued(store, "telegram:101") == [("message", "hold on"), ("message", "stopped")]
 
 
-async def test_forget_deletes_everything_and_still_answers(runtime, store):
+async def test_every_outgoing_action_is_queued_in_action_order_with_its_fields(runtime, store):
+    reply = await runtime.handle(BORIS, Text("many"), {"channel": 9})  # no chat_id: the user's own queue
+    assert reply == Reply(now=[], queued=5)
+    rows = await store.pending("discord:202")
+    assert [(row.body["kind"], row.body["safety"], row.body["first"]) for row in rows] == [
+        ("message", False, True),
+        ("referral", True, False),
+        ("notice", False, False),
+        ("reminder", False, False),
+        ("reminder", False, False),
+    ]  # only a referral is safety: never dropped
+    assert [row.safety for row in rows] == [False, True, False, False, False]  # the column storage keeps
+    assert await queued(store, "discord:202") == [
+        ("message", "one"),
+        ("referral", "see a doctor"),
+        ("notice", "noted"),
+        ("reminder", "two"),
+        ("reminder", "<weekly progress>"),
+    ]
+    assert rows[2].body["notice"] == {"key": "noted", "params": {"n": 3}}
+    assert all(
+        row.body["user"] == ["discord", "202"] and row.body["address"] == {"channel": 9} and row.body["reply"] is None
+        for row in rows
+    )
+    assert [row.id for row in rows] == sorted(row.id for row in rows)
+
+
+async def test_answers_say_what_they_reply_to_and_the_first_queued_one_is_first(runtime, store):
+    assert (await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})).queued == 1
+    assert (await runtime.handle(ANNA, Command("help"))).queued == 1  # no address: the stored one
+    assert (await runtime.handle(ANNA, Button("go", 1))).queued == 1
+    rows = await store.pending("telegram:5")
+    assert [
+        (what, row.body["reply"], row.body["first"])
+        for what, row in zip(await queued(store, "telegram:5"), rows, strict=True)
+    ] == [
+        (("message", "hold on"), None, True),
+        (("message", "help text"), "command", True),
+        (("message", "next"), "button", True),
+    ]  # the toast before "next" is not queued, so "next" is first
+    assert all(row.body["address"] == {"chat_id": 5} for row in rows)
+
+
+async def test_a_button_s_notice_is_shown_now_and_not_queued(runtime, store, bell):
+    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
+    reply = await runtime.handle(ANNA, Button("stale", 0))
+    assert reply == Reply(now=[MessageView("notice", (TextPart("stale"),))], queued=0)
+    reply = await runtime.handle(ANNA, Button("go", 2))
+    assert reply == Reply(now=[MessageView("notice", (TextPart("saved"),))], queued=1)
+    assert await queued(store, "telegram:5") == [("message", "hold on"), ("message", "next")]
+    assert (await store.load(ANNA)).version == 3  # a press that only toasts still saves its step
+    assert bell.rings == 2  # only the commits with messages rang
+
+
+async def test_a_text_s_notice_is_queued_not_shown(runtime, store):
+    assert await runtime.handle(ANNA, Text("hello"), {"chat_id": 5}) == Reply(now=[], queued=1)
+    assert await queued(store, "telegram:5") == [("notice", "hint")]
+
+
+@pytest.mark.parametrize("fail_at", ["users", "INSERT INTO outbox ("])
+async def test_a_failing_save_commits_nothing_not_even_its_messages(tiny, failing, store, clock, bell, fail_at):
+    """The state write (first) or the outbox insert (after state, timers, history, feedback) fails: the
+    whole step rolls back, so no message of a step that did not happen is ever sent, and vice versa."""
+    runtime = make(tiny, failing, clock, notify=bell)
+    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
+    before = await store.export_user(ANNA)
+    failing.fail_at = fail_at
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        await runtime.handle(ANNA, Text("stop"))
+    assert await store.export_user(ANNA) == before  # state, profile, timers, history, feedback, outbox
+    assert (await store.load(ANNA)).version == 1
+    assert await queued(store, "telegram:5") == [("message", "hold on")]
+    assert bell.rings == 1  # a failed commit rings nothing
+
+    failing.fail_at = None  # the input comes again (the platform redelivers it): it counts once
+    assert (await runtime.handle(ANNA, Text("stop"))).queued == 1
+    assert await queued(store, "telegram:5") == [("message", "hold on"), ("message", "stopped")]
+    assert len(await store.history(ANNA)) == 1
+
+
+# ---- forget, a stranger, export -----------------------------------------------------------------------
+async def test_forget_deletes_every_row_and_queues_the_confirmation(runtime, store, bell):
     await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
     await runtime.handle(ANNA, Text("stop"))
     await runtime.handle(BORIS, Text("hold"))
-    actions = await runtime.handle(ANNA, Text("forget"))
-    assert [a for a in actions if isinstance(a, Say)] == [Say("forgotten")]
-    assert await store.export_user(ANNA) == {"profile": None, "state": None, "timers": [], "history": []}
-    assert (await store.load(BORIS)).version == 1
+    assert await runtime.handle(ANNA, Text("forget")) == Reply(now=[], queued=1)
+    export = await store.export_user(ANNA)
+    [confirmation] = export.pop("queued_messages")
+    assert export == {
+        "profile": None,
+        "state": None,
+        "timers": [],
+        "history": [],
+        "feedback": [],
+        "undelivered_messages": [],
+    }
+    assert (confirmation["chat"], confirmation["message"]["say"]["lines"]) == (
+        "telegram:5",
+        [{"key": "forgotten", "params": {}}],
+    )  # the queued "hold on" and "stopped" went with everything else
+    assert await queued(store, "telegram:5") == [("message", "forgotten")]
+    assert (await store.load(BORIS)).version == 1 and await queued(store, "discord:202") == [("message", "hold on")]
+    assert bell.rings == 4
 
 
-async def test_export_is_passed_on_to_the_adapter(runtime):
-    assert await runtime.handle(ANNA, Text("mydata")) == [ExportData(), Say("here it is")]
+@pytest.mark.parametrize("fail_at", ["DELETE FROM users", "INSERT INTO outbox ("])
+async def test_a_failing_forget_deletes_nothing_and_queues_nothing(tiny, failing, store, clock, fail_at):
+    runtime = make(tiny, failing, clock)
+    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
+    await runtime.handle(ANNA, Text("stop"))
+    before = await store.export_user(ANNA)
+    failing.fail_at = fail_at
+    with pytest.raises(sqlite3.OperationalError):
+        await runtime.handle(ANNA, Text("forget"))
+    assert await store.export_user(ANNA) == before
+    assert await queued(store, "telegram:5") == [("message", "hold on"), ("message", "stopped")]
 
 
+async def test_a_stranger_s_help_is_answered_without_storing_a_profile(runtime, store, bell):
+    assert await runtime.handle(CAROL, Command("help"), {"chat_id": 7}) == Reply(now=[], queued=1)
+    export = await store.export_user(CAROL)
+    assert (export["profile"], export["state"], export["timers"]) == (None, None, [])
+    assert (await store.load(CAROL)).version == 0
+    [row] = await store.pending("telegram:7")
+    assert (row.key, row.body["reply"], row.body["first"]) == (CAROL, "command", True)
+    assert bell.rings == 1
+
+    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
+    await runtime.handle(ANNA, Text("forget"))  # after /forget, ANNA is a stranger too
+    await runtime.handle(ANNA, Command("help"), {"chat_id": 5})
+    assert (await store.export_user(ANNA))["profile"] is None
+    assert await queued(store, "telegram:5") == [("message", "forgotten"), ("message", "help text")]
+
+
+async def test_the_export_is_queued_after_the_engine_s_words_and_read_when_sent(runtime, store, clock, content):
+    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5, "token": "secret-token"})
+    assert (await runtime.handle(ANNA, Text("mydata"))).queued == 2
+    rows = await store.pending("telegram:5")
+    assert await queued(store, "telegram:5") == [
+        ("message", "hold on"),
+        ("message", "here it is"),
+        ("message", "<export>"),
+    ]
+    export = rows[-1].body
+    assert (export["export"], export["first"], export["safety"]) == (True, False, False)
+    # what the export says is read from storage when it is sent (bot/outgoing.py), not frozen in the row
+    await runtime.handle(ANNA, Text("stop"))
+    words, file = await Outgoing(store, Renderer(content), content, clock).views(export)
+    assert words.text and words.attachment is None  # plain words first, then the file
+    assert file.attachment is not None and file.attachment.mime == "application/json"
+    data = json.loads(file.attachment.data)
+    assert data["profile"]["user_id"] == "101" and [row["outcome"] for row in data["history"]] == ["stopped"]
+    assert "secret-token" not in file.attachment.data.decode(), "a live credential never goes into the file"
+
+
+# ---- states, races, time scale ---------------------------------------------------------------------------
 async def test_an_unreadable_state_starts_fresh_with_a_warning(runtime, store, caplog):
-    assert await store.save(ANNA, expected_version=0, state_json='{"schema": 0, "step": "old-style"}',
-                            address=None, profile={}, schedule=[], cancel=[], history=[])
+    assert await store.save(
+        ANNA,
+        expected_version=0,
+        state_json='{"schema": 0, "step": "old-style"}',
+        address=None,
+        profile={},
+        schedule=[],
+        cancel=[],
+        history=[],
+    )
     with caplog.at_level(logging.WARNING, logger="stretchbot.runtime"):
-        assert await runtime.handle(ANNA, Text("hello")) == [Notice("hint")]
+        assert (await runtime.handle(ANNA, Text("hello"))).queued == 1
     assert "unreadable state for telegram:101" in caplog.text
-    assert (await state_of(store, ANNA)).screen == 1
+    assert (await state_of(store, ANNA)).screen_no == 1
     assert (await store.load(ANNA)).version == 2
+    assert await queued(store, "telegram:101") == [("notice", "hint")]
 
 
 class RacingStorage(SqliteStorage):
@@ -178,9 +257,16 @@ class RacingStorage(SqliteStorage):
         loaded = await super().load(key)
         if self.races > 0:
             self.races -= 1
-            assert await self.rival.save(key, expected_version=loaded.version, state_json=UserState(
-                screen=100 + loaded.version).to_json(), address=None, profile={}, schedule=[], cancel=[],
-                history=[])
+            assert await self.rival.save(
+                key,
+                expected_version=loaded.version,
+                state_json=UserState(screen_no=100 + loaded.version).to_json(),
+                address=None,
+                profile={},
+                schedule=[],
+                cancel=[],
+                history=[],
+            )
         return loaded
 
 
@@ -193,223 +279,53 @@ async def racing(db_url, store):
 
 
 async def test_a_lost_race_reloads_and_runs_the_engine_again(racing, tiny, clock):
-    runtime = Runtime(tiny, racing, clock=clock)
-    await runtime.handle(ANNA, Text("hold"))
+    runtime = make(tiny, racing, clock)
+    assert (await runtime.handle(ANNA, Text("hold"))).queued == 1
     assert len(tiny.events) == 2  # the first result was computed from a stale state and thrown away
     state = await state_of(racing, ANNA)
-    assert state.screen == 101  # built on the rival's write, not lost under it
+    assert state.screen_no == 101  # built on the rival's write, not lost under it
     assert (await racing.load(ANNA)).version == 2
+    assert [row.payload for row in await racing.timers(ANNA)] == [{"screen": 101}]
+    assert await queued(racing, "telegram:101") == [("message", "hold on")]  # the lost step queued nothing
 
 
 async def test_endless_conflicts_give_up_with_a_clear_error(racing, tiny, clock):
     racing.races = 99
-    runtime = Runtime(tiny, racing, clock=clock)
+    runtime = make(tiny, racing, clock)
     with pytest.raises(StateConflict, match="telegram:101"):
         await runtime.handle(ANNA, Text("hold"))
     assert await racing.timers(ANNA) == []
+    assert await racing.pending("telegram:101") == []
 
 
-def test_ui_strings_come_from_the_engine_content(runtime):
-    assert runtime.ui("foreign_button") == "foreign_button:"
-    assert runtime.ui("hint", options="a, b") == "hint:options=a, b"
+def test_adapters_get_their_few_texts_from_the_renderer(runtime):
+    assert runtime.text("foreign_button") == "foreign_button:"
+    assert runtime.text("hint", options="a, b") == "hint:options=a, b"
 
 
-# ---- timers ---------------------------------------------------------------------------------------
-async def test_fire_due_delivers_each_timer_once(runtime, clock, inbox, store):
-    await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})
-    await runtime.handle(BORIS, Text("hold"), {"channel": 9})
-    assert await runtime.fire_due() == 0  # nothing due yet
-    clock.advance(HOLD_SECONDS)
-    assert await runtime.fire_due() == 2
-    assert sorted(inbox.got, key=repr) == sorted([
-        (ANNA, {"chat_id": 5}, [Say("release 1 late 0", kind="cue")]),
-        (BORIS, {"channel": 9}, [Say("release 1 late 0", kind="cue")])], key=repr)
-    assert await runtime.fire_due() == 0
-    assert len(inbox.got) == 2
-    assert await store.next_due() is None
+async def test_durations_are_scaled_for_demos_and_wall_clock_times_are_not(tiny, store, clock):
+    runtime = make(tiny, store, clock, time_scale=0.1)
+    await runtime.handle(ANNA, Text("scaled"))
+    timers = {row.name: row.due for row in await store.timers(ANNA)}
+    assert timers == {"hold": T0 + timedelta(seconds=HOLD_SECONDS * 0.1), "daily": T0 + timedelta(seconds=30)}
+    for wrong in (0, 1.5):
+        with pytest.raises(ValueError):
+            make(tiny, store, clock, time_scale=wrong)
 
 
-async def test_a_timer_with_nothing_to_say_is_not_delivered(runtime, inbox, store):
-    await runtime.handle(ANNA, Text("quiet"))
-    assert await runtime.fire_due() == 1
-    assert inbox.got == []
-    assert await store.timers(ANNA) == []
-
-
-async def test_restart_with_overdue_timers_fires_them_once(db_url, tiny):
-    first = await open_storage(db_url)
-    await Runtime(tiny, first, clock=FakeClock(T0)).handle(ANNA, Text("hold"), {"chat_id": 5})
-    await first.close()  # the process stops before the hold ends
-
-    later = FakeClock(T0 + timedelta(hours=2))
-    inbox = Inbox()
-    storage = await open_storage(db_url)
-    try:
-        runtime = Runtime(TinyEngine(), storage, clock=later, deliver=inbox)
-        assert await runtime.fire_due() == 1
-        assert await runtime.fire_due() == 0
-    finally:
-        await storage.close()
-    late = 2 * 3600 - HOLD_SECONDS  # the engine sees the original due time and can apologise
-    assert inbox.got == [(ANNA, {"chat_id": 5}, [Say(f"release 1 late {late}", kind="cue")])]
-
-
-async def test_one_bad_timer_does_not_stop_the_others(runtime, tiny, clock, inbox, store, caplog):
-    tiny.broken_timers.add("hold")
-    await runtime.handle(ANNA, Text("hold"))
-    tiny.broken_timers.clear()
-    await runtime.handle(BORIS, Text("hold"))
-    tiny.broken_timers.add("hold")
-    clock.advance(HOLD_SECONDS)
-
-    with caplog.at_level(logging.ERROR, logger="stretchbot.runtime"):
-        assert await runtime.fire_due() == 0
-    assert "timer 'hold' for telegram:101 failed" in caplog.text
-    assert len(await store.timers(ANNA)) == 1  # kept: retried when its lease runs out
-
-    tiny.broken_timers.clear()
-    clock.advance(60)
-    assert await runtime.fire_due() == 2
-    assert inbox.texts() == [f"release 1 late {60}"] * 2
-
-
-async def test_an_unreachable_user_is_logged_and_marked(runtime, clock, inbox, store, caplog):
-    inbox.refuse[ANNA] = Undeliverable("bot was blocked by the user")
-    inbox.refuse[BORIS] = ConnectionError("network down")
-    await runtime.handle(ANNA, Text("hold"))
-    await runtime.handle(BORIS, Text("hold"))
-    clock.advance(HOLD_SECONDS)
-    with caplog.at_level(logging.INFO, logger="stretchbot.runtime"):
-        assert await runtime.fire_due() == 2
-    assert "cannot reach telegram:101" in caplog.text
-    assert "delivering timer 'hold' to discord:202 failed" in caplog.text
-    assert (await state_of(store, ANNA)).profile.unreachable
-    assert not (await state_of(store, BORIS)).profile.unreachable
-    assert await store.timers(ANNA) == [] and await store.timers(BORIS) == []
-    assert inbox.got == []
-
-
-async def test_message_text_is_never_logged_at_info(runtime, clock, caplog):
-    with caplog.at_level(logging.INFO, logger="stretchbot.runtime"):
-        await runtime.handle(ANNA, Text("hold"))
-        clock.advance(HOLD_SECONDS)
-        await runtime.fire_due()
-        await runtime.handle(ANNA, Text("forget"))
-    assert "release" not in caplog.text and "forgotten" not in caplog.text
-
-
-# ---- scheduler and clocks -------------------------------------------------------------------------
-async def until(condition, what: str) -> None:
-    """Let the loop (and aiosqlite's thread) run until condition() holds; a guard, not a sleep."""
-    async def poll():
-        while not condition():
-            await asyncio.sleep(0.001)
-    try:
-        await asyncio.wait_for(poll(), timeout=5)
-    except TimeoutError:
-        raise AssertionError(f"never happened: {what}") from None
-
-
-async def test_run_scheduler_fires_timers_as_fake_time_passes(runtime, clock, inbox):
-    scheduler = asyncio.create_task(runtime.run_scheduler())
-    try:
-        await until(lambda: clock.sleepers == 1, "scheduler asleep")
-        await runtime.handle(ANNA, Text("hold"), {"chat_id": 5})  # wakes it: a new, earlier timer
-        await until(lambda: clock.sleepers == 1 and not runtime.wake.is_set(), "asleep until the hold ends")
-        clock.advance(HOLD_SECONDS - 1)
-        await until(lambda: clock.sleepers == 1, "still asleep")
-        assert inbox.got == []
-        clock.advance(1)
-        await asyncio.wait_for(inbox.arrived.wait(), timeout=5)
-        assert inbox.got == [(ANNA, {"chat_id": 5}, [Say("release 1 late 0", kind="cue")])]
-
-        inbox.arrived.clear()
-        await runtime.handle(BORIS, Text("hold"))
-        clock.advance(3600)  # far past the due time: fired once, late
-        await asyncio.wait_for(inbox.arrived.wait(), timeout=5)
-        await until(lambda: clock.sleepers == 1, "idle again")
-        assert inbox.texts(BORIS) == [f"release 1 late {3600 - HOLD_SECONDS}"]
-    finally:
-        scheduler.cancel()
-        await asyncio.gather(scheduler, return_exceptions=True)
-    assert len(inbox.got) == 2
-
-
-async def test_fake_clock_wakes_sleepers_only_when_their_time_comes(clock):
-    wake = asyncio.Event()
-    sleeper = asyncio.create_task(clock.sleep_until(T0 + timedelta(seconds=10), wake))
-    await until(lambda: clock.sleepers == 1, "sleeping")
-    clock.advance(9)
-    await asyncio.sleep(0)
-    assert not sleeper.done()
-    clock.advance(1)
-    await asyncio.wait_for(sleeper, timeout=5)
-    assert clock.now() == T0 + timedelta(seconds=10) and clock.sleepers == 0
-
-    woken = asyncio.create_task(clock.sleep_until(T0 + timedelta(days=1), wake))
-    await until(lambda: clock.sleepers == 1, "sleeping")
-    wake.set()
-    await asyncio.wait_for(woken, timeout=5)
-    await clock.sleep_until(T0, asyncio.Event())  # the past: returns at once
-
-
-async def test_system_clock_returns_at_once_when_woken_or_past():
-    clock = SystemClock()
-    assert clock.now().tzinfo is UTC
-    woken = asyncio.Event()
-    woken.set()
-    await asyncio.wait_for(clock.sleep_until(clock.now() + timedelta(hours=1), woken), timeout=1)
-    await asyncio.wait_for(clock.sleep_until(clock.now() - timedelta(seconds=1), asyncio.Event()), timeout=1)
-    wake = asyncio.Event()
-    sleeper = asyncio.create_task(clock.sleep_until(clock.now() + timedelta(hours=1), wake))
-    await asyncio.sleep(0)
-    wake.set()
-    await asyncio.wait_for(sleeper, timeout=1)
-
-
-# ---- the real engine ------------------------------------------------------------------------------
-async def test_the_real_engine_greets_with_choices(store, clock):
-    from dialogs.content import load_content
+# ---- the real engine ------------------------------------------------------------------------------------
+async def test_the_real_engine_greets_with_choices(store, clock, content):
     from dialogs.engine import Engine
 
-    runtime = Runtime(Engine(load_content()), store, clock=clock)
-    actions = await runtime.handle(ANNA, Command("start"), {"chat_id": 5})
-    [greeting] = [a for a in actions if isinstance(a, Say)]
-    assert greeting.choices and greeting.screen is not None
-    assert (await state_of(store, ANNA)).screen == greeting.screen
-    assert runtime.ui("foreign_button")
-
-
-async def test_each_process_fires_only_its_own_platforms_timers(tiny, store, clock):
-    """A Telegram process cannot deliver to a Discord user: on one database they must not take each other's timers."""
-    telegram_inbox, discord_inbox = Inbox(), Inbox()
-    telegram = Runtime(tiny, store, clock=clock, deliver=telegram_inbox, owner="tg", platforms=("telegram",))
-    discord = Runtime(tiny, store, clock=clock, deliver=discord_inbox, owner="dc", platforms=("discord",))
-    await telegram.handle(ANNA, Text("hold"), {"chat_id": 5})
-    await discord.handle(BORIS, Text("hold"), {"channel": 9})
-    clock.advance(HOLD_SECONDS)
-
-    assert await telegram.fire_due() == 1
-    assert [key for key, _, _ in telegram_inbox.got] == [ANNA]
-    assert await discord.fire_due() == 1
-    assert [key for key, _, _ in discord_inbox.got] == [BORIS]
-
-
-async def test_a_batch_of_due_timers_costs_one_load_query_and_one_commit(tiny, store, clock):
-    """Fan-out must not cost a transaction (a disk flush) or a load query per user."""
-    inbox = Inbox()
-    runtime = Runtime(tiny, store, clock=clock, deliver=inbox)
-    users = [UserKey("telegram", str(n)) for n in range(300)]
-    for key in users:
-        await runtime.handle(key, Text("hold"), {"chat_id": int(key.user_id)})
-    clock.advance(HOLD_SECONDS)
-    statements: list[str] = []
-    await store._db.set_trace_callback(statements.append)
-    try:
-        assert await runtime.fire_due() == 300
-    finally:
-        await store._db.set_trace_callback(None)
-    assert sum(s.startswith("COMMIT") for s in statements) == 2  # the claim, then every user's save
-    assert sum(s.startswith("SELECT") and "FROM users" in s for s in statements) == 1
-    assert sorted(key.user_id for key, _, _ in inbox.got) == sorted(key.user_id for key in users)
-    assert await store.next_due() is None
+    renderer = Renderer(content)
+    runtime = Runtime(Engine(content), store, clock=clock, renderer=renderer)
+    reply = await runtime.handle(ANNA, Command("start"), {"chat_id": 5})
+    rows = await store.pending("telegram:5")
+    assert reply == Reply(now=[], queued=len(rows)) and rows
+    assert rows[0].body["first"] and rows[0].body["reply"] == "command"
+    outgoing = Outgoing(store, renderer, content, clock)
+    [greeting] = await outgoing.views(rows[-1].body)
+    assert greeting.buttons and greeting.screen is not None
+    assert content.t("welcome") in " ".join([(await outgoing.views(row.body))[0].text for row in rows])
+    assert (await state_of(store, ANNA)).screen_no == greeting.screen == rows[-1].body["say"]["number"]
+    assert runtime.text("foreign_button") == content.t("foreign_button")

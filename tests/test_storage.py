@@ -7,12 +7,12 @@ import asyncio
 import sqlite3
 
 import pytest
+from storage_backends import admin_connection, pg_url  # noqa: F401  (pg_url is a fixture)
 
 from bot import ConfigError
-from bot import storage_pg
 from bot.storage import MIGRATIONS, SqliteStorage, StorageConfigError, UserKey, open_storage, sqlite_path
-from bot.storage_pg import PgStorage, redact
-from storage_backends import admin_connection, pg_url  # noqa: F401  (pg_url is a fixture)
+from bot.storage import postgres as storage_pg
+from bot.storage.postgres import PgStorage, redact
 
 ANNA = UserKey("telegram", "101")
 

@@ -17,16 +17,29 @@ import pytest
 from bot import storage as storage_module
 from bot.cli import main as cli_main
 from bot.storage import (
-    MIGRATIONS, HistoryRow, Loaded, StorageConfigError, TimerRow, UserKey, open_storage, to_ms,
+    MIGRATIONS,
+    FeedbackRow,
+    HistoryRow,
+    Loaded,
+    OutgoingMessage,
+    StorageConfigError,
+    TimerRow,
+    UserKey,
+    open_storage,
+    to_ms,
 )
-from storage_backends import PgBackend, SqliteBackend, fresh_schema
+from bot.storage import schema as storage_schema  # where _migrate reads MIGRATIONS
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ANNA = UserKey("telegram", "101")
 BORIS = UserKey("discord", "202")
 PROFILE = {"timezone": "Europe/Berlin", "last_triage_at": T0, "last_triage_level": "D"}
 LEASE = timedelta(seconds=60)
-NOT_ABOUT_USERS = {"meta", "sqlite_sequence"}  # the only tables without platform/user_id columns
+# the only tables without platform/user_id columns; outbox_chats has a row only while a chat has queued
+# messages, so forget_user removes it with the user's outbox rows (checked below)
+NOT_ABOUT_USERS = {"meta", "sqlite_sequence", "media", "outbox_chats"}
+EMPTY_EXPORT = {"profile": None, "state": None, "timers": [], "history": [], "feedback": [], "queued_messages": [],
+                "undelivered_messages": []}
 
 
 def at(seconds: float) -> datetime:
@@ -46,24 +59,6 @@ async def save(storage, key, version, state="{}", *, address=None, profile=None,
     return await storage.save(key, expected_version=version, state_json=state, address=address,
                               profile=profile if profile is not None else {}, schedule=list(schedule),
                               cancel=list(cancel), history=list(history), fired=fired)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def backend(request, tmp_path):
-    if request.param == "sqlite":
-        yield SqliteBackend(tmp_path / "contract.db")
-        return
-    async with fresh_schema() as url:
-        inspector = PgBackend(url)
-        yield inspector
-        await inspector.close()
-
-
-@pytest.fixture
-async def store(backend):
-    storage = await open_storage(backend.url)
-    yield storage
-    await storage.close()
 
 
 async def snapshot(backend) -> dict[str, list]:
@@ -109,7 +104,7 @@ async def test_processes_starting_together_migrate_once(backend):
 async def test_new_migration_steps_are_applied_in_order_on_open(store, backend, monkeypatch):
     await save(store, ANNA, 0)
     extra = ("ALTER TABLE users ADD COLUMN nickname TEXT", "UPDATE users SET nickname = 'first'")
-    monkeypatch.setattr(storage_module, "MIGRATIONS", [*MIGRATIONS, extra])
+    monkeypatch.setattr(storage_schema, "MIGRATIONS", [*MIGRATIONS, extra])
     again = await open_storage(backend.url)
     await again.close()
     assert again.found_version == len(MIGRATIONS)
@@ -120,7 +115,7 @@ async def test_new_migration_steps_are_applied_in_order_on_open(store, backend, 
 
 async def test_a_failing_migration_step_rolls_back_entirely(store, backend, monkeypatch):
     broken = ("CREATE TABLE extra (x INTEGER)", "THIS IS NOT SQL")
-    monkeypatch.setattr(storage_module, "MIGRATIONS", [*MIGRATIONS, broken])
+    monkeypatch.setattr(storage_schema, "MIGRATIONS", [*MIGRATIONS, broken])
     with pytest.raises(StorageConfigError) as raised:
         await open_storage(backend.url)
     assert "\n" not in str(raised.value)
@@ -363,23 +358,29 @@ async def test_export_user_returns_every_row_as_json(store):
     assert data["state"] == {"screen": 3}
     assert data["profile"] | {"created_at": None, "updated_at": None} == {
         "platform": "telegram", "user_id": "101", "address": {"chat_id": 5}, "timezone": "Europe/Berlin",
-        "last_triage_at": T0.isoformat(), "last_triage_level": "D", "version": 1,
-        "created_at": None, "updated_at": None}
+        "last_triage_at": T0.isoformat(), "last_triage_level": "D", "created_at": None, "updated_at": None}
     assert data["timers"] == [{"name": "daily", "due": at(60).isoformat(), "payload": {"kind": "reminder"}}]
     assert data["history"] == [{"outcome": "completed", "routine": "lower_back", "level": None,
-                                "stretches_done": 3, "seconds": 90, "ended_at": T0.isoformat()}]
-    assert await store.export_user(UserKey("console", "nobody")) == {
-        "profile": None, "state": None, "timers": [], "history": []}
+                                "stretches_done": 3, "seconds": 90, "ended_at": T0.isoformat(),
+                                "score_before": None, "score_after": None}]
+    assert await store.export_user(UserKey("console", "nobody")) == EMPTY_EXPORT
 
 
 async def test_forget_user_leaves_no_row_in_any_table(store, backend):
     for key in (ANNA, BORIS):
-        assert await save(store, key, 0, address={"id": 1}, profile=PROFILE,
-                          schedule=[timer(key, "hold", 5), timer(key, "daily", 50)], history=[ended()])
+        chat = f"{key.platform}:{key.user_id}"
+        assert await store.save(key, expected_version=0, state_json="{}", address={"id": 1}, profile=PROFILE,
+                                schedule=[timer(key, "hold", 5), timer(key, "daily", 50)], cancel=[],
+                                history=[ended()], feedback=[FeedbackRow(T0, "lower5", "cat_cow", "good", 30)],
+                                outbox=[OutgoingMessage(chat, {"kind": "message", "safety": False, "n": n})
+                                        for n in range(2)])
+    for row in await store.claim_outbox(at(0), limit=10, lease=LEASE, owner="sender"):
+        assert await store.dead_letter(row.id, "sender", "blocked") == 1  # a row in dead_letters each
+    await store.remember_media("telegram", "sha256:abc", "file-1")
     await store.forget_user(ANNA)
 
     tables = await backend.columns()  # from the catalog: a table added later is checked too
-    assert {"users", "timers", "history"} <= set(tables)
+    assert {"users", "timers", "history", "outbox", "outbox_chats", "dead_letters", "feedback", "media"} <= set(tables)
     for table, columns in tables.items():
         if table in NOT_ABOUT_USERS:
             assert "user_id" not in columns, table
@@ -389,8 +390,9 @@ async def test_forget_user_leaves_no_row_in_any_table(store, backend):
         rows = await backend.query(f"SELECT platform, user_id FROM {table}")
         assert (ANNA.platform, ANNA.user_id) not in rows, table
         assert (BORIS.platform, BORIS.user_id) in rows, table
+    assert await backend.query("SELECT chat FROM outbox_chats") == [("discord:202",)]
     assert await store.load(ANNA) == Loaded(None, 0, {})
-    assert await store.export_user(ANNA) == {"profile": None, "state": None, "timers": [], "history": []}
+    assert await store.export_user(ANNA) == EMPTY_EXPORT
     assert await save(store, ANNA, 0)  # starts over as a new user
 
 

@@ -6,13 +6,22 @@ import datetime as dtm
 import time
 
 import pytest
+import telegram_harness
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, EndPointNotFound, Forbidden, NetworkError, RetryAfter
-from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes,
-                          MessageHandler, filters)
-
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 from telegram_fake import FakeBotApi
-from telegram_harness import bot_api, running  # noqa: F401  (bot_api is a fixture)
+from telegram_harness import running
+
+bot_api = telegram_harness.bot_api  # the Bot API fake fixture, shared by the Telegram tests
 
 TOKEN = "123:TEST"
 ALICE, BOB, GROUP = 5, 6, -100777
@@ -22,8 +31,9 @@ def echo_application(api: FakeBotApi) -> Application:
     """/start offers two buttons; text is echoed; a press is answered with a toast and edits the message."""
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Yes", callback_data="5:1:yes"),
-                                          InlineKeyboardButton("No", callback_data="5:1:no")]])
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton("Yes", callback_data="5:1:yes"), InlineKeyboardButton("No", callback_data="5:1:no")]]
+        )
         await update.effective_message.reply_text("Ready?", reply_markup=keyboard)
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -158,17 +168,20 @@ async def test_telegram_rules_bots_trip_over(bot: Bot, bot_api: FakeBotApi) -> N
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Go", callback_data="go")]])
     message = await bot.send_message(chat_id=ALICE, text="Same", reply_markup=keyboard)
     assert message.message_id == 1 and message.reply_markup == keyboard
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("Same", chat_id=ALICE, message_id=message.message_id, reply_markup=keyboard)
     await bot.edit_message_reply_markup(chat_id=ALICE, message_id=message.message_id)
     assert bot_api.keyboard(bot_api.last_sent(ALICE)) is None
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", chat_id=ALICE, message_id=99)
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(chat_id=ALICE, text="x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
-        await bot.send_message(chat_id=ALICE, text="x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("Long", callback_data="d" * 65)]]))
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(
+            chat_id=ALICE,
+            text="x",
+            reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("Long", callback_data="d" * 65)]]),
+        )
     # HTML markup does not count toward the limit; the stored text is what the user sees.
     html = await bot.send_message(chat_id=ALICE, text="<b>" + "y" * 4096 + "</b>", parse_mode="HTML")
     assert html.message_id == 2 and html.text == "y" * 4096
@@ -180,7 +193,7 @@ async def test_callback_query_can_be_answered_once(bot: Bot, bot_api: FakeBotApi
     update = bot_api.press(ALICE, None, message.message_id, "go")
     query_id = update["callback_query"]["id"]
     assert await bot.answer_callback_query(query_id, text="ok")
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(query_id)
 
 
@@ -215,7 +228,51 @@ async def test_form_values_are_decoded_like_telegram_does(bot: Bot, bot_api: Fak
     await bot.set_my_commands([("start", "Begin"), ("help", "Help")])
     sent = bot_api.calls_to("sendMessage")[0]
     assert sent.params["text"] == "42" and sent.params["chat_id"] == ALICE
-    assert bot_api.commands == [{"command": "start", "description": "Begin"},
-                                {"command": "help", "description": "Help"}]
+    assert bot_api.commands == [
+        {"command": "start", "description": "Begin"},
+        {"command": "help", "description": "Help"},
+    ]
     me = await bot.get_me()
     assert me.id == 123 and me.username == "stretch_test_bot"
+
+
+async def test_html_parse_mode_becomes_entities_and_unescaped_text_is_refused(bot: Bot, bot_api: FakeBotApi) -> None:
+    sent = await bot.send_message(
+        chat_id=ALICE, text="⚠️ <b>Stop &amp; rest</b>\n\n• <i>a &lt;b&gt;</i>", parse_mode="HTML"
+    )
+    assert sent.text == "⚠️ Stop & rest\n\n• a <b>"
+    # offsets count UTF-16 units, as Telegram's do: "⚠️ " is 3 of them
+    assert [(e.type, e.offset, e.length) for e in sent.entities] == [("bold", 3, 11), ("italic", 18, 5)]
+    assert sent.text_html == "⚠️ <b>Stop &amp; rest</b>\n\n• <i>a &lt;b&gt;</i>"  # PTB rebuilds it from entities
+    for broken, why in (
+        ("a < b", "Unexpected character"),
+        ("<p>x</p>", 'Unsupported start tag "p"'),
+        ("<b>open", "Can't find end tag"),
+        ("<b>x</i>", "Unmatched end tag"),
+        ("&nbsp;", "Unsupported HTML entity"),
+    ):
+        with pytest.raises(BadRequest, match=r"(?i)can't parse entities: " + why):
+            await bot.send_message(chat_id=ALICE, text=broken, parse_mode="HTML")
+    await bot.send_message(chat_id=ALICE, text="a < b")  # without a parse mode "<" is just text
+    assert bot_api.shown_texts(ALICE) == ["⚠️ Stop & rest\n\n• a <b>", "a < b"]
+
+
+async def test_html_edits_keep_entities_and_count_for_not_modified(bot: Bot, bot_api: FakeBotApi) -> None:
+    sent = await bot.send_message(chat_id=ALICE, text="<b>Question</b>", parse_mode="HTML")
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_text("<b>Question</b>", chat_id=ALICE, message_id=sent.message_id, parse_mode="HTML")
+    edited = await bot.edit_message_text("Question", chat_id=ALICE, message_id=sent.message_id)  # bold goes
+    assert edited.text == "Question" and edited.entities == ()
+    assert "entities" not in bot_api.message(ALICE, sent.message_id)
+
+
+async def test_send_document_keeps_the_file_and_its_caption(bot: Bot, bot_api: FakeBotApi) -> None:
+    from telegram import InputFile
+
+    sent = await bot.send_document(ALICE, InputFile(b'{"a": 1}', filename="data.json"), caption="Your data")
+    assert sent.document.file_name == "data.json" and sent.document.file_size == 8 and sent.caption == "Your data"
+    upload = bot_api.documents[(ALICE, sent.message_id)]
+    assert (upload.filename, upload.content) == ("data.json", b'{"a": 1}')
+    assert bot_api.shown_texts(ALICE) == ["Your data"]
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
+        await bot.send_document(ALICE, InputFile(b"x", filename="x.txt"), caption="c" * 1025)

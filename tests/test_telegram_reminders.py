@@ -5,17 +5,21 @@ T0 is Monday 2 March 2026, 09:00 UTC (10:00 in Berlin). Time moves in steps of a
 (`until`), as the scheduler would see it: one big jump would make a due reminder "late" and skipped
 silently, so a test that expects nothing would pass for the wrong reason.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import pytest
+import telegram_harness
+from conftest import T0
+from expected import screen, text
+from telegram_fake import FakeBotApi
+from telegram_world import ALICE, World, config_for
 
 from bot.runtime import FakeClock
-from conftest import T0
-from telegram_fake import FakeBotApi
-from telegram_harness import bot_api  # noqa: F401  (a fixture)
-from telegram_world import ALICE, World, config_for
+
+bot_api = telegram_harness.bot_api  # the Bot API fake fixture, shared by the Telegram tests
 
 BERLIN = "Europe/Berlin"
 TUE_0700_BERLIN = datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
@@ -25,7 +29,7 @@ STEP_SECONDS = 3600  # well inside the engine's LATE_LIMIT (2 hours)
 
 @pytest.fixture(autouse=True)
 def timedelta_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as main() does: no deprecation warning per RetryAfter
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as run_telegram() does: no deprecation warning per RetryAfter
 
 
 @pytest.fixture
@@ -57,49 +61,58 @@ def summary(world: World, time: str) -> str:
     return world.content.t("remind_summary", time=time, days=world.content.t("remind_every_day"), zone=BERLIN)
 
 
+def due(world: World) -> str:
+    """The daily reminder as shown: its marker, its text (its buttons are checked apart)."""
+    return text(world.renderer, on=screen("remind.due"), kind="reminder")
+
+
 async def test_a_reminder_set_by_buttons_snoozed_skipped_changed_and_turned_off(world: World) -> None:
     t = world.content.t
     confirmation = await set_reminder_by_buttons(world)
-    assert confirmation == [t("remind_set", summary=summary(world, "07:00"),
-                              next="Tue 3 Mar at 07:00 (Europe/Berlin)")]
+    assert confirmation == [t("remind_set", summary=summary(world, "07:00"), next="Tue 3 Mar at 07:00 (Europe/Berlin)")]
     assert await world.storage.next_due() == TUE_0700_BERLIN
 
     # Tuesday 07:00 Berlin: exactly one reminder, with its three buttons, in Alice's chat
     mark = world.api.mark()
-    assert await until(world, TUE_0700_BERLIN) == [t("reminder_due")]
+    assert await until(world, TUE_0700_BERLIN) == [due(world)]
     [sent] = [c for c in world.api.calls[mark:] if c.method == "sendMessage"]
     assert sent.params["chat_id"] == ALICE
     message = world.api.last_sent(ALICE)
-    screen = (await world.state(ALICE)).screen
-    assert world.api.buttons(message) == [f"{ALICE}:{screen}:{choice}" for choice in REMINDER_CHOICES]
+    number = (await world.state(ALICE)).screen_no
+    assert world.api.buttons(message) == [f"{ALICE}:{number}:{choice}" for choice in REMINDER_CHOICES]
     assert [b["text"] for row in world.api.keyboard(message) for b in row] == [
-        t("label_start_now"), t("label_snooze"), t("label_skip_today")]
+        t("label_start_now"),
+        t("label_snooze"),
+        t("label_skip_today"),
+    ]
 
     # Snooze: one more reminder an hour later, and nothing else until Wednesday's
     assert await world.press(ALICE, "snooze") == [t("remind_snoozed")]
     assert world.api.buttons(message) == []  # the pressed reminder cannot be pressed again
     assert await world.fire(STEP_SECONDS - 1) == []
-    assert await world.fire(1) == [t("reminder_due")]
+    assert await world.fire(1) == [due(world)]
     wednesday = TUE_0700_BERLIN.replace(day=4)
-    assert await until(world, wednesday) == [t("reminder_due")]  # Wednesday's, on time, and nothing between
-    assert world.clock.now() == wednesday and world.api.sent_texts(ALICE).count(t("reminder_due")) == 3
+    assert await until(world, wednesday) == [due(world)]  # Wednesday's, on time, and nothing between
+    assert world.clock.now() == wednesday and world.api.shown_texts(ALICE).count(due(world)) == 3
 
     # Wednesday: Skip today says when the next one comes; nothing more that day
     assert await world.press(ALICE, "skip_today") == [t("remind_skipped", next="Thu 5 Mar at 07:00 (Europe/Berlin)")]
     assert await until(world, datetime(2026, 3, 5, 5, 0, tzinfo=UTC)) == []  # to Thursday 06:00 Berlin
 
     # Thursday 06:00 Berlin: change to a typed 19:30, keeping the zone
-    assert await world.send(ALICE, "/remind") == [t("remind_status", summary=summary(world, "07:00"),
-                                                    next="Thu 5 Mar at 07:00 (Europe/Berlin)")]
+    assert await world.send(ALICE, "/remind") == [
+        t("remind_status", summary=summary(world, "07:00"), next="Thu 5 Mar at 07:00 (Europe/Berlin)")
+    ]
     await world.press(ALICE, "change")
     assert await world.send(ALICE, "19:30") == [t("remind_ask_zone")]
-    screen = (await world.state(ALICE)).screen
-    assert world.api.buttons(world.api.last_sent(ALICE))[0] == f"{ALICE}:{screen}:zone_keep"
+    number = (await world.state(ALICE)).screen_no
+    assert world.api.buttons(world.api.last_sent(ALICE))[0] == f"{ALICE}:{number}:zone_keep"
     await world.press(ALICE, "zone_keep")
-    assert await world.press(ALICE, "daily") == [t("remind_set", summary=summary(world, "19:30"),
-                                                   next="Thu 5 Mar at 19:30 (Europe/Berlin)")]
+    assert await world.press(ALICE, "daily") == [
+        t("remind_set", summary=summary(world, "19:30"), next="Thu 5 Mar at 19:30 (Europe/Berlin)")
+    ]
     thursday_1930 = datetime(2026, 3, 5, 18, 30, tzinfo=UTC)
-    assert await until(world, thursday_1930) == [t("reminder_due")]  # not at 07:00, once at 19:30
+    assert await until(world, thursday_1930) == [due(world)]  # not at 07:00, once at 19:30
     assert world.clock.now() == thursday_1930
 
     # turned off: nothing more, two days on
@@ -130,4 +143,4 @@ async def test_a_blocked_bot_pauses_reminders_and_the_next_command_says_why(worl
     assert (await world.state(ALICE)).profile.unreachable is False
     # Thursday 10:00 Berlin: today's 07:00 is gone, so the next one is Friday's
     assert await world.press(ALICE, "resume") == [t("remind_resumed", next="Fri 6 Mar at 07:00 (Europe/Berlin)")]
-    assert await until(world, datetime(2026, 3, 6, 6, 0, tzinfo=UTC)) == [t("reminder_due")]
+    assert await until(world, datetime(2026, 3, 6, 6, 0, tzinfo=UTC)) == [due(world)]

@@ -1,9 +1,11 @@
 """Measure 1: the pure Engine, steps/s and per-step latency, over a realistic mix on one core.
 
-The mix is recorded once from scripted conversations (full triage, quick check, routines with hold
-cues and check-ins, typed answers, free text, unsafe requests, pain, stale buttons, commands), then
+The mix is recorded once from scripted conversations (the full safety screen, the quick check, routines
+with hold cues and check-ins, the back score after, typed answers, free text, unsafe requests, pain, stale
+buttons, commands), then
 every recorded (state, event, now) is replayed through Engine.handle and timed one by one.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,11 +14,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from benchlib import Result, fmt, median, percentile
+
 from dialogs.content import load_content
-from dialogs.engine import HOLD_TIMER, Engine
-from dialogs.model import (
-    Button, CancelTimer, Command, Event, ScheduleTimer, Text, TimerFired, UserState,
-)
+from dialogs.engine import Engine
+from dialogs.events import Button, CancelTimer, Command, Event, ScheduleTimer, Text, TimerFired
+from dialogs.flows.timers import HOLD_TIMER
+from dialogs.state import UserState
+
+EXERCISE_SCREENS = ("stretch.position", "stretch.hold", "stretch.checkin", "stretch.unsure")
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -43,10 +48,13 @@ class Recorder:
         self.send(Command(text[1:]) if text.startswith("/") else Text(text))
 
     def press(self, choice: str) -> None:
-        self.send(Button(choice, self.state.screen))
+        self.send(Button(choice, self.state.screen_no))
 
-    def ids(self) -> list[str]:
-        return [c for c, _ in self.state.choices]
+    def screen(self) -> str:
+        return self.state.screen.id if self.state.screen else ""
+
+    def ids(self) -> tuple[str, ...]:
+        return self.engine.screens.spec(self.state.screen).choice_ids() if self.state.screen else ()
 
     def finish_hold(self) -> None:
         while HOLD_TIMER in self.timers:
@@ -54,24 +62,29 @@ class Recorder:
             self.now = max(self.now, due)
             self.send(TimerFired(HOLD_TIMER, due, payload))
 
-    def triage(self, typed: bool) -> None:
-        while self.state.session and self.state.session.phase == "triage":
+    def screening(self, typed: bool) -> None:
+        while self.screen().startswith("screening."):
             if "low" in self.ids():
                 self.say("2") if typed else self.press("low")
+            elif "better" in self.ids():
+                self.press("better")
             else:
                 self.say("no") if typed else self.press("no")
 
     def routine(self, routine: str, typed: bool, text_mid_hold: bool) -> None:
-        self.say(routine) if typed else self.press(routine)
-        while self.state.session and self.state.session.phase in ("position", "holding", "checkin"):
-            phase = self.state.session.phase
-            if phase == "position":
+        title = self.engine.content.routines[routine].title
+        self.say(title) if typed else self.press(routine)
+        while self.state.session and self.screen() in EXERCISE_SCREENS:
+            screen = self.screen()
+            if screen == "stretch.position":
                 self.say("ready") if typed else self.press("ready")
-            elif phase == "holding":
+            elif screen == "stretch.hold":
                 if text_mid_hold:
-                    self.say("this is nice")  # typed mid-hold: a hint, the hold keeps going
-                    self.press("skip" if self.state.screen % 7 == 0 else "nothing")  # some stale presses
+                    self.say("this is nice")  # typed mid-hold: "does anything hurt?", the hold keeps going
+                    self.press("skip" if self.state.screen_no % 7 == 0 else "nothing")  # some stale presses
                 self.finish_hold()
+            elif screen == "stretch.unsure":
+                self.press("carry_on")
             else:
                 self.say("tight") if typed else self.press("good")
             self.now += timedelta(seconds=3)
@@ -79,22 +92,24 @@ class Recorder:
 
 def record_mix(engine: Engine) -> list:
     trace: list = []
-    routines = list(engine.content.routines)
+    solo = [routine.id for routine in engine.content.routines.values() if not routine.partner]
     for n in range(12):
         user = Recorder(engine, trace, T0 + timedelta(days=n))
         typed = n % 2 == 1
         user.say("/start")
         user.say("hello there")  # free text on the menu
-        user.press("start") if not typed else user.say("start")
-        user.triage(typed)
-        user.routine(routines[n % len(routines)], typed, text_mid_hold=n % 3 == 0)
-        if "no_thanks" in user.ids():
-            user.press("no_thanks")
+        user.press("start") if not typed else user.say(engine.content.t("label_start"))
+        user.screening(typed)
+        user.routine(solo[n % len(solo)], typed, text_mid_hold=n % 3 == 0)
+        if user.screen() == "session.score_after":  # how is the back now? a number, typed or pressed
+            user.say("2") if typed else user.press("s2")
+        while user.screen() in ("session.offer", "weekly.offer", "session.done"):  # no to any offer
+            user.press("no")
         # a returning user: quick check, then a session ended by pain, an unsafe request, commands
         user.now += timedelta(days=1)
         user.say("/stretch")
-        user.press("no") if "no" in user.ids() else user.triage(typed)
-        user.press(routines[(n + 1) % len(routines)])
+        user.press("no") if user.screen() == "screening.quick" else user.screening(typed)
+        user.press(solo[(n + 1) % len(solo)])
         user.press("ready")
         user.say("can you walk on my back")
         if n % 2:
@@ -141,8 +156,19 @@ def run(quick: bool) -> list[Result]:
     rate, p99 = median(rates), median(p99s)
     described = ", ".join(f"{name} {count}" for name, count in mix.most_common())
     return [
-        Result("engine", "steps/s, 1 core", fmt(rate), ">= 10,000", rate >= 10_000,
-               f"median of {rounds} rounds x {target_steps:,} steps; mix of {len(trace)}: {described}"),
-        Result("engine", "per-step p50 / p99 / max (ms)",
-               f"{median(p50s):.3f} / {p99:.3f} / {median(maxes):.2f}", "p99 < 1 ms", p99 < 1.0),
+        Result(
+            "engine",
+            "steps/s, 1 core",
+            fmt(rate),
+            ">= 10,000",
+            rate >= 10_000,
+            f"median of {rounds} rounds x {target_steps:,} steps; mix of {len(trace)}: {described}",
+        ),
+        Result(
+            "engine",
+            "per-step p50 / p99 / max (ms)",
+            f"{median(p50s):.3f} / {p99:.3f} / {median(maxes):.2f}",
+            "p99 < 1 ms",
+            p99 < 1.0,
+        ),
     ]

@@ -4,6 +4,7 @@ The database is seeded with executemany: N users holding a realistic mid-hold st
 timer each, due tomorrow (so the scheduler has work queued but nothing fires). A separate case drives
 1,000 users to mid-hold through Runtime.handle inside the bot process itself (sessions active).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,15 +14,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchlib import (
-    Result, create_schema, holding_state, median, python_child, read_json_line, seed_users,
+    Result,
+    create_schema,
+    holding_state,
+    median,
+    python_child,
+    read_json_line,
+    seed_users,
 )
+
 from dialogs.content import load_content
 from dialogs.engine import Engine
 
 
 def idle_rss(db: Path, sessions: int = 0, settle: float = 1.0) -> dict:
-    child = python_child("idle_bot.py", "--db", str(db), "--sessions", str(sessions), "--settle", str(settle),
-                         stdout=subprocess.PIPE)
+    child = python_child(
+        "idle_bot.py", "--db", str(db), "--sessions", str(sessions), "--settle", str(settle), stdout=subprocess.PIPE
+    )
     try:
         read_json_line(child)  # ready
         return read_json_line(child, timeout=300)
@@ -37,8 +46,7 @@ def seeded_db(folder: Path, users: int) -> Path:
         now = datetime.now(UTC)
         state, timer = holding_state(Engine(load_content()), now=now)
         tomorrow = now + timedelta(days=1)
-        seed_users(str(path), users, state_json=state.to_json(),
-                   timer=("hold", [tomorrow] * users, timer.payload))
+        seed_users(str(path), users, state_json=state.to_json(), timer=("hold", [tomorrow] * users, timer.payload))
     return path
 
 
@@ -54,7 +62,8 @@ def run(quick: bool) -> list[Result]:
             for label, db in dbs.items():
                 rows.setdefault(label, []).append(idle_rss(db, settle=settle))
             rows.setdefault(f"{sessions:,} sessions active", []).append(
-                idle_rss(folder / "sessions.db", sessions=sessions, settle=settle))
+                idle_rss(folder / "sessions.db", sessions=sessions, settle=settle)
+            )
     rss = {label: median([r["rss_mb"] for r in runs]) for label, runs in rows.items()}
     objects = {label: int(median([r["gc_objects"] for r in runs])) for label, runs in rows.items()}
     base = rss["0 users stored"]
@@ -64,7 +73,14 @@ def run(quick: bool) -> list[Result]:
         target, met = "", None
         if label.startswith("100,000"):
             target, met = "within 10 % of none", abs(growth) <= 0.10
-        results.append(Result("memory", f"idle RSS, {label} (MB)", f"{value:.1f} ({growth:+.1%})", target, met,
-                              f"{objects[label]:,} gc objects (none stored: {objects['0 users stored']:,})"
-                              f"; median of {repeats}"))
+        results.append(
+            Result(
+                "memory",
+                f"idle RSS, {label} (MB)",
+                f"{value:.1f} ({growth:+.1%})",
+                target,
+                met,
+                f"{objects[label]:,} gc objects (none stored: {objects['0 users stored']:,}); median of {repeats}",
+            )
+        )
     return results

@@ -3,6 +3,7 @@
 Every measure returns `Result` lines (one figure each, with its target when it has one), so run.py can
 print a single table. Machines are noisy: measures repeat and report medians.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,8 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,7 +48,7 @@ class Result:
 def percentile(values: list[float], share: float) -> float:
     """Nearest-rank percentile (share in 0..1) of a non-empty list."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(share * len(ordered) + 0.5)) - 1))
+    index = min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))
     return ordered[index]
 
 
@@ -72,10 +75,24 @@ def machine_lines() -> list[str]:
     return [
         f"date:    {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"machine: {cpu_model()}, {cores} cores available ({os.cpu_count()} online), {platform.system()}",
-        f"python:  {platform.python_implementation()} {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}",
+        f"python:  {platform.python_implementation()} {platform.python_version()}, SQLite {sqlite3.sqlite_version}",
         f"load:    {load_note()}",
+        f"speed:   {reference_ms():.0f} ms for a fixed pure-Python workload (best of 5; compare machines by it)",
     ]
+
+
+def reference_ms() -> float:
+    """A yardstick of this machine's single-core Python speed, so a figure can be told apart from the
+    machine it came from: dict, string and integer work, as the engine does."""
+    import timeit
+
+    def work() -> None:
+        table: dict[str, int] = {}
+        for n in range(100_000):
+            key = f"k{n % 1000}"
+            table[key] = table.get(key, 0) + n * n % 7
+
+    return min(timeit.repeat(work, number=1, repeat=5)) * 1000
 
 
 def load_note() -> str:
@@ -92,8 +109,7 @@ def load_note() -> str:
 def python_child(script: str, *args: str, **popen: object) -> subprocess.Popen:
     """Start a bench script (a file in tests/bench) in another Python process."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCH_DIR)])}
-    return subprocess.Popen([sys.executable, str(BENCH_DIR / script), *args], env=env, cwd=str(ROOT),
-                            **popen)
+    return subprocess.Popen([sys.executable, str(BENCH_DIR / script), *args], env=env, cwd=str(ROOT), **popen)
 
 
 def read_json_line(process: subprocess.Popen, timeout: float = 120.0) -> dict:
@@ -114,24 +130,37 @@ def read_json_line(process: subprocess.Popen, timeout: float = 120.0) -> dict:
 
 
 # ---- states and seeding --------------------------------------------------------------------------
-def holding_state(engine, routine: str = "lower5", now: datetime | None = None):
-    """A real engine state mid-hold (triage passed, first stretch held), and its hold timer action."""
-    from dialogs.model import Button, Command, ScheduleTimer, UserState
+def holding_state(engine, routine: str = "lower5", now: datetime | None = None, time_scale: float = 1.0):
+    """A real engine state mid-hold (safety screen passed, first stretch held), and its hold timer action,
+    its due time sped up by `time_scale` as the runtime would store it."""
+    from dataclasses import replace
+
+    from dialogs.events import Button, Command, ScheduleTimer
+    from dialogs.state import UserState
 
     now = now or datetime.now(UTC)
-    state = UserState()
-    step = engine.handle(state, Command("stretch"), now)
-    while step.state.session.phase == "triage":
-        ids = [c for c, _ in step.state.choices]
-        step = engine.handle(step.state, Button("low" if "low" in ids else "no", step.state.screen), now)
-    step = engine.handle(step.state, Button(routine, step.state.screen), now)
-    step = engine.handle(step.state, Button("ready", step.state.screen), now)
+    step = engine.handle(UserState(), Command("stretch"), now)
+    while step.state.screen is not None and step.state.screen.id.startswith("screening."):
+        ids = engine.screens.spec(step.state.screen).choice_ids()
+        answer = next(choice for choice in ("low", "better", "no") if choice in ids)
+        step = engine.handle(step.state, Button(answer, step.state.screen_no), now)
+    step = engine.handle(step.state, Button(routine, step.state.screen_no), now)
+    step = engine.handle(step.state, Button("ready", step.state.screen_no), now)
     timer = next(a for a in step.actions if isinstance(a, ScheduleTimer))
+    if timer.scalable:
+        timer = replace(timer, due=now + (timer.due - now) * time_scale)
     return step.state, timer
 
 
-def seed_users(path: str, count: int, *, platform_name: str = "telegram", state_json: str | list[str] | None = None,
-               timer: tuple[str, list[datetime], dict] | None = None, first_id: int = 1) -> None:
+def seed_users(
+    path: str,
+    count: int,
+    *,
+    platform_name: str = "telegram",
+    state_json: str | list[str] | None = None,
+    timer: tuple[str, list[datetime], dict] | None = None,
+    first_id: int = 1,
+) -> None:
     """Write `count` users (and optionally one timer each) straight into the schema with executemany.
 
     The schema must exist (open the storage once first). `state_json` is one document for all, or one
@@ -146,16 +175,41 @@ def seed_users(path: str, count: int, *, platform_name: str = "telegram", state_
         db.executemany(
             "INSERT INTO users (platform, user_id, address, state, version, created_ms, updated_ms)"
             " VALUES (?, ?, ?, ?, 1, ?, ?)",
-            ((platform_name, uid, json.dumps({"chat_id": int(uid)}), state, now_ms, now_ms)
-             for uid, state in zip(ids, states)))
+            (
+                (platform_name, uid, json.dumps({"chat_id": int(uid)}), state, now_ms, now_ms)
+                for uid, state in zip(ids, states, strict=True)
+            ),
+        )
         if timer is not None:
             name, dues, payload = timer
             payload_json = json.dumps(payload, separators=(",", ":"), sort_keys=True)
-            db.executemany("INSERT INTO timers (platform, user_id, name, due_ms, payload) VALUES (?, ?, ?, ?, ?)",
-                           ((platform_name, uid, name, to_ms(due), payload_json) for uid, due in zip(ids, dues)))
+            rows = ((platform_name, uid, name, to_ms(due), payload_json) for uid, due in zip(ids, dues, strict=True))
+            db.executemany("INSERT INTO timers (platform, user_id, name, due_ms, payload) VALUES (?, ?, ?, ?, ?)", rows)
         db.commit()
     finally:
         db.close()
+
+
+@asynccontextmanager
+async def pg_schema():
+    """A PostgreSQL URL whose tables live in a fresh schema of their own (dropped afterwards), or None when
+    no server answers. Like tests/storage_backends.py, but with the server's own commit settings: that
+    module turns synchronous_commit off for speed, which a measure of commits must not."""
+    import asyncpg
+
+    url = os.environ.get("STRETCHBOT_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        admin = await asyncpg.connect(url, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        yield None
+        return
+    schema = f"stretchbot_bench_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{url}{'&' if '?' in url else '?'}search_path={schema}"
+    finally:
+        await admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        await admin.close()
 
 
 async def create_schema(path: str) -> None:
@@ -169,7 +223,7 @@ def shifted_state(state, started: datetime):
     """A copy of a holding state whose session and hold started at `started`."""
     copy = state.model_copy(deep=True)
     copy.session.started_at = started
-    copy.session.hold_started_at = started
+    copy.session.phase.hold_started_at = started
     return copy
 
 
