@@ -1,12 +1,13 @@
 """stretchbot's Telegram bot in a test: the real Application (bot/telegram/adapter.py) over HTTP against
-FakeBotApi, the real engine, renderer and content, a SQLite file and a FakeClock, plus helpers to talk
-to it. Used by tests/test_telegram*.py and the cross-channel script.
+FakeBotApi, the real engine, renderer and content, a SQLite file and a FakeClock (or the system clock),
+plus helpers to talk to it. Used by tests/test_telegram*.py and the cross-channel script.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from delivery_world import running as sending
@@ -15,8 +16,9 @@ from telegram_harness import running
 from telegram_inspect import SENDS
 
 from bot.app import Core, Parts, background, make_parts, sender_for
+from bot.clock import Clock
 from bot.pictures import PictureStore
-from bot.runtime import FakeClock
+from bot.ratelimit import Rate
 from bot.storage import open_storage
 from bot.telegram.adapter import build, serve, user_key
 from bot.telegram.config import TelegramConfig, protect_token
@@ -51,9 +53,12 @@ def sent(call: Call) -> bool:
 class World:
     """One bot process (Application, Runtime and Sender over a SQLite file) plus helpers to talk to it."""
 
-    def __init__(self, api: FakeBotApi, content: Content, db: Path, clock: FakeClock, config: TelegramConfig,
-                 pictures: Path | None = None) -> None:
+    def __init__(self, api: FakeBotApi, content: Content, db: Path, clock: Clock, config: TelegramConfig,
+                 pictures: Path | None = None, rates: Callable[[str], Sequence[Rate]] = no_rates) -> None:
+        """clock: a FakeClock (the tests move time), or the SystemClock for tests that measure real latency;
+        rates: the platform limits the sender keeps (none, unless a test is about them)."""
         self.api, self.content, self.db, self.clock, self.config = api, content, db, clock, config
+        self.rates = rates
         self.core = core_for(content)
         self.renderer = self.core.renderer
         self.pictures = pictures  # a cache folder for stretch pictures (None: the run's, tests/conftest.py)
@@ -68,7 +73,7 @@ class World:
         self.parts: Parts = make_parts(self.core, self.storage, self.clock, "telegram",
                                        pictures=PictureStore(self.content, self.pictures))
         self.runtime = self.parts.runtime
-        self.adapter = build(self.config, self.runtime, self.core.commands(), self.parts.outgoing, rates=no_rates)
+        self.adapter = build(self.config, self.runtime, self.core.commands(), self.parts.outgoing, rates=self.rates)
         self.sender = sender_for(self.parts, self.adapter)
         self.stack = contextlib.AsyncExitStack()
         if serving:

@@ -270,6 +270,23 @@ async def test_coalescing_drops_ordinary_rows_but_never_a_safety_row(store):
     assert await store.mark_sent(head.id, "s")
 
 
+async def test_a_flood_notice_keeps_the_addressing_of_the_row_it_replaces(store):
+    # Regression: the notice replaced the whole body, so a transport (which reads "user" and "address")
+    # failed on it over and over, and the flooder's referral waited behind it
+    def said(n: int) -> OutgoingMessage:
+        return OutgoingMessage(ANNA_CHAT, {"user": ["telegram", "101"], "address": {"chat_id": 101}, "reply": None,
+                                           "first": True, "kind": "message", "safety": False, "say": {"n": n}})
+
+    for version in range(4):
+        assert await write(store, ANNA, version, outbox=[said(version)])
+    await store.claim_outbox(at(0), limit=10, lease=LEASE, owner="s")
+    notice = {"kind": "notice", "safety": False, "notice": {"key": "still_answering"}}
+    assert await store.coalesce(ANNA_CHAT, at(0), notice=notice) == 2
+    [_, replaced, _] = await store.pending(ANNA_CHAT)
+    assert replaced.body == {"user": ["telegram", "101"], "address": {"chat_id": 101}, "reply": None, "first": True,
+                             "kind": "notice", "safety": False, "notice": {"key": "still_answering"}}
+
+
 # ---- reads, media, feedback, export ------------------------------------------------------------
 async def test_stats_and_next_due_describe_the_queue(store):
     assert await store.next_outbox_due() is None

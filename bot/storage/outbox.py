@@ -57,6 +57,9 @@ from bot.storage.base import (
 OUTBOX_COLUMNS = "id, platform, user_id, chat, body, attempts, created_ms"
 _DEAD_COLUMNS = "platform, user_id, chat, kind, safety, body, created_ms, attempts"
 _CHUNK = 500  # ids per statement (far inside both databases' parameter limits)
+# The keys of a body (bot/runtime.py outgoing()) that say whom a message is for and how it goes out, as
+# opposed to what it says: a flood notice that takes a dropped row's place keeps them
+ADDRESSING = ("user", "address", "reply", "first")
 
 
 async def insert_outbox(tx: Tx, messages: Sequence[tuple[UserKey, OutgoingMessage]], created_ms: int) -> None:
@@ -259,7 +262,8 @@ class OutboxSql:
     async def coalesce(self, chat: str, now: datetime, *, notice: JsonDict | None, keep_newest: int = 1) -> int:
         """Shrink a chat's backlog: drop its queued non-safety rows except the `keep_newest` newest, never a
         safety row, a notice or the row in flight; the oldest dropped row becomes `notice` (so the notice goes
-        out where the backlog began and the order of what is left stays), unless the chat already has a
+        out where the backlog began and the order of what is left stays), keeping that row's ADDRESSING (a
+        transport needs to know whom and where to send it, like any row), unless the chat already has a
         notice queued. Returns how many queued messages were dropped."""
 
         async def work(tx: Tx) -> int:
@@ -278,10 +282,12 @@ class OutboxSql:
                 return 0
             replaced = 0
             if notice is not None and not any(kind == "notice" for _, kind, _ in rows):
+                [(old_body,)] = await tx.fetch("SELECT body FROM outbox WHERE id = ?", (droppable[0],))
+                addressing = {key: value for key, value in json.loads(old_body).items() if key in ADDRESSING}
                 replaced = await tx.execute(
                     "UPDATE outbox SET kind = 'notice', safety = 0, body = ?, attempts = 0, last_error = NULL"
                     " WHERE id = ?",
-                    (to_json(notice), droppable[0]),
+                    (to_json({**addressing, **notice}), droppable[0]),
                 )
             deleted: list[str] = []
             for marks, ids in _chunks(droppable[replaced:]):
