@@ -48,6 +48,8 @@ class DiscordBot(discord.Client):
 
     def __init__(self, runtime: Runtime, commands: list[tuple[str, str]], outgoing: Outgoing, *,
                  guild_id: int | None = None, rates: Callable[[str], Sequence[Rate]] = discord_rates) -> None:
+        for warning in ("warn_nacl", "warn_dave"):  # stretchbot never joins voice: no start-up warning about
+            setattr(discord.VoiceClient, warning, False)  # voice libraries it does not need
         super().__init__(intents=discord.Intents.default())  # DMs carry content without the privileged intent
         quiet_discord_logs()
         self.runtime = runtime

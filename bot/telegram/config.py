@@ -105,11 +105,12 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
 def quiet_token_loggers() -> None:
     """httpx logs request URLs at INFO and PTB logs the API URL (and message texts) at DEBUG: the URL
-    holds the token. Keep both above those levels whatever --log-level says."""
+    holds the token. Keep both above those levels whatever --log-level says (and never below it: at the
+    default WARNING, python-telegram-bot's INFO lines stay out too)."""
     for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING), ("telegram", logging.INFO)):
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() < level or logger.level == logging.NOTSET:
-            logger.setLevel(max(level, logger.level))
+            logger.setLevel(max(level, logger.getEffectiveLevel()))
 
 
 class RedactToken(logging.Filter):
