@@ -24,10 +24,10 @@ class Console:
         self.output = ""
 
     @classmethod
-    async def start(cls, db_path, *args: str) -> Console:
+    async def start(cls, db_path, *args: str, user: str = "tester") -> Console:
         env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "STRETCHBOT_TIME_SCALE": TIME_SCALE}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "console", "--user", "tester", *args,
+            sys.executable, "-m", "bot", "console", "--user", user, *args,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env)
         return cls(process)
 
@@ -90,6 +90,54 @@ async def test_a_full_routine_in_the_console(tmp_path):
     await console.type("2")  # the back score afterwards: a number, never a key
     await console.expect("Would you like a daily reminder")
     assert await console.close() == 0
+
+
+async def whole_routine(console: Console, routine_id: str) -> str:
+    """Start stretching, screen safely, do every hold of the routine and each check-in, answer the score
+    afterwards; returns everything the terminal printed meanwhile."""
+    said = [await console.expect("[1] Start stretching")]
+    await console.type("1")
+    await answer_triage(console)
+    said.append(await console.expect("Which routine"))
+    await console.type(CONTENT.routines[routine_id].title)
+    for stretch_id in CONTENT.routines[routine_id].stretches:
+        stretch = CONTENT.stretches[stretch_id]
+        for _ in stretch.holds():
+            said.append(await console.expect("Press Ready"))
+            await console.type("ready")
+            said.append(await console.expect(CONTENT.t(f"release_{stretch.mode}", count=stretch.count)))
+        said.append(await console.expect(CONTENT.t("checkin_self")))
+        await console.type("1")  # Good
+    said.append(await console.expect(CONTENT.t("score_after")))
+    await console.type("2")
+    said.append(await console.expect("Would you like a daily reminder"))
+    return "".join(said)
+
+
+async def test_two_consoles_on_one_database_each_get_only_and_all_their_own_cues(tmp_path):
+    # two terminals on one SQLite file, routines running at the same time: each scheduler fires only its
+    # own user's timers and each terminal prints only its own messages, so neither sees (or uses up) the
+    # other's hold cues
+    db = tmp_path / "bot.db"
+    alice = await Console.start(db, "--time-scale", "0.05", user="alice")  # holds of ~1 s: they overlap
+    bob = await Console.start(db, "--time-scale", "0.05", user="bob")
+    try:
+        said = dict(zip(("alice", "bob"), await asyncio.gather(whole_routine(alice, "lower5"),
+                                                              whole_routine(bob, "nokneel")), strict=True))
+    finally:
+        codes = [await alice.close(), await bob.close()]
+    said["alice"] += alice.output  # whatever came after the last expected line, up to the exit
+    said["bob"] += bob.output
+    assert codes == [0, 0]
+    for user, routine_id, other in (("alice", "lower5", "nokneel"), ("bob", "nokneel", "lower5")):
+        stretches = [CONTENT.stretches[s] for s in CONTENT.routines[routine_id].stretches]
+        holds = sum(len(s.holds()) for s in stretches)  # every hold here is 20 s or longer: a halfway each
+        halfways = {CONTENT.t(f"halfway_{s.mode}") for s in stretches}
+        releases = {CONTENT.t(f"release_{s.mode}", count=s.count) for s in stretches}
+        assert sum(said[user].count(text) for text in halfways) == holds, f"{user}: a halfway cue missing or foreign"
+        assert sum(said[user].count(text) for text in releases) == holds, f"{user}: a release cue missing or foreign"
+        foreign = set(CONTENT.routines[other].stretches) - set(CONTENT.routines[routine_id].stretches)
+        assert not [s for s in foreign if CONTENT.stretches[s].title in said[user]], f"{user} saw {other}'s stretches"
 
 
 async def test_pain_mid_hold_ends_with_referral_and_no_more_cues(tmp_path):
