@@ -160,7 +160,7 @@ class Runtime:
     def __init__(self, engine: Engine, storage: Storage, *, clock: Clock, renderer: Renderer,
                  time_scale: float = 1.0, owner: str | None = None, platforms: tuple[str, ...] | None = None,
                  users: tuple[str, ...] | None = None, metrics: Metrics | None = None,
-                 notify: Callable[[], None] | None = None) -> None:
+                 notify: Callable[[], None] | None = None, claim_lease: timedelta = CLAIM_LEASE) -> None:
         if not 0 < time_scale <= 1:
             raise ValueError("time_scale must be in (0, 1]")
         self.engine = engine
@@ -177,6 +177,7 @@ class Runtime:
         self.notify = notify or (lambda: None)  # tells the sender new messages are in the outbox
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()  # set when a new timer may be earlier than the scheduler's sleep
+        self.claim_lease = claim_lease  # a timer claimed by a process that died fires this long after its claim
 
     def text(self, key: str, **values: str | int | None) -> str:
         """A ui string, for the few things an adapter says itself (a stale press, an apology)."""
@@ -250,7 +251,7 @@ class Runtime:
         """
         fired = 0
         while True:
-            rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=CLAIM_LEASE,
+            rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=self.claim_lease,
                                                 owner=self.owner, platforms=self.platforms, users=self.users)
             if not rows:
                 return fired
