@@ -15,6 +15,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,12 @@ if TYPE_CHECKING:
     from bot.pictures import PictureStore
 
 STOP_GRACE_SECONDS = 5.0  # on SIGTERM: sends in flight may finish (what is cut off is sent again later)
+# How long a claimed timer or outbox message stays with the process that claimed it: after a crash, what it
+# held is taken over (fired, sent again) this long after the claim. It must outlast a send (PTB's timeouts
+# are 10 s), so production keeps the default; a demo or test that kills processes on purpose shortens it.
+DEFAULT_LEASE_SECONDS = 60.0
+# shorter, a send that waited out a rate limit (up to 2 s) could outlast its lease and go twice
+MIN_LEASE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,7 @@ class Settings:
     database_url: str | None
     time_scale: float
     content_dir: Path
+    lease_seconds: float = DEFAULT_LEASE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, database_url: str | None = None, time_scale: str | None = None,
@@ -54,8 +62,16 @@ class Settings:
         if not 0 < scale <= 1:
             raise ConfigError(f"STRETCHBOT_TIME_SCALE: {scale} must be more than 0 and at most 1")
         content = content_dir or environ.get("STRETCHBOT_CONTENT") or DEFAULT_CONTENT_DIR
+        raw_lease = environ.get("STRETCHBOT_LEASE_SECONDS", "").strip() or str(DEFAULT_LEASE_SECONDS)
+        try:
+            lease = float(raw_lease)
+        except ValueError:
+            raise ConfigError(f"STRETCHBOT_LEASE_SECONDS: {raw_lease!r} is not a number (default 60)") from None
+        if not MIN_LEASE_SECONDS <= lease <= 3600:
+            raise ConfigError(f"STRETCHBOT_LEASE_SECONDS: {lease:g} must be from {MIN_LEASE_SECONDS:g} to 3600 "
+                              "(default 60)")
         return cls(database_url=database_url or environ.get("DATABASE_URL") or None, time_scale=scale,
-                   content_dir=Path(content))
+                   content_dir=Path(content), lease_seconds=lease)
 
 
 @dataclass(frozen=True)
@@ -85,16 +101,18 @@ class Parts:
     outgoing: Outgoing
     metrics: Metrics
     doorbell: asyncio.Event  # rung when the runtime commits messages: the sender wakes for them
+    lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS)  # the sender's, as the runtime's claims
 
 
 def make_parts(core: Core, storage: Storage, clock: Clock, platform: str, *, time_scale: float = 1.0,
-               users: tuple[str, ...] | None = None, pictures: PictureStore | None = None) -> Parts:
+               users: tuple[str, ...] | None = None, pictures: PictureStore | None = None,
+               lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Parts:
     """A runtime and its outgoing side over an open storage (tests pass a FakeClock and a SQLite file)."""
-    metrics, doorbell = Metrics(), asyncio.Event()
+    metrics, doorbell, lease = Metrics(), asyncio.Event(), timedelta(seconds=lease_seconds)
     runtime = Runtime(core.engine, storage, clock=clock, renderer=core.renderer, time_scale=time_scale,
-                      platforms=(platform,), users=users, metrics=metrics, notify=doorbell.set)
+                      platforms=(platform,), users=users, metrics=metrics, notify=doorbell.set, claim_lease=lease)
     outgoing = Outgoing(storage, core.renderer, core.content, clock, pictures)
-    return Parts(runtime, outgoing, metrics, doorbell)
+    return Parts(runtime, outgoing, metrics, doorbell, lease)
 
 
 async def open_parts(settings: Settings, core: Core, platform: str, *, users: tuple[str, ...] | None = None) -> Parts:
@@ -102,13 +120,13 @@ async def open_parts(settings: Settings, core: Core, platform: str, *, users: tu
 
     storage = await open_storage(settings.database_url)
     return make_parts(core, storage, SystemClock(), platform, time_scale=settings.time_scale, users=users,
-                      pictures=PictureStore(core.content))
+                      pictures=PictureStore(core.content), lease_seconds=settings.lease_seconds)
 
 
 def sender_for(parts: Parts, transport: Transport, *, chats: tuple[str, ...] | None = None) -> Sender:
     runtime = parts.runtime
     return Sender(runtime.storage, [transport], clock=runtime.clock, metrics=parts.metrics,
-                  on_unreachable=runtime.on_undeliverable, wake=parts.doorbell, chats=chats,
+                  on_unreachable=runtime.on_undeliverable, wake=parts.doorbell, chats=chats, lease=parts.lease,
                   notice_for=lambda chat: {"kind": "notice", "safety": False, "notice": {"key": "still_answering"}})
 
 

@@ -160,7 +160,7 @@ class Runtime:
     def __init__(self, engine: Engine, storage: Storage, *, clock: Clock, renderer: Renderer,
                  time_scale: float = 1.0, owner: str | None = None, platforms: tuple[str, ...] | None = None,
                  users: tuple[str, ...] | None = None, metrics: Metrics | None = None,
-                 notify: Callable[[], None] | None = None) -> None:
+                 notify: Callable[[], None] | None = None, claim_lease: timedelta = CLAIM_LEASE) -> None:
         if not 0 < time_scale <= 1:
             raise ValueError("time_scale must be in (0, 1]")
         self.engine = engine
@@ -177,23 +177,38 @@ class Runtime:
         self.notify = notify or (lambda: None)  # tells the sender new messages are in the outbox
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()  # set when a new timer may be earlier than the scheduler's sleep
+        self.claim_lease = claim_lease  # a timer claimed by a process that died fires this long after its claim
 
     def text(self, key: str, **values: str | int | None) -> str:
         """A ui string, for the few things an adapter says itself (a stale press, an apology)."""
         return self.renderer.text(key, values)
 
-    async def handle(self, key: UserKey, event: Event, address: dict[str, Any] | None = None) -> Reply:
-        """Run one input through the engine and storage. Its messages are queued for the sender."""
+    async def handle(self, key: UserKey, event: Event, address: dict[str, Any] | None = None,
+                     input_id: tuple[str, int] | None = None) -> Reply:
+        """Run one input through the engine and storage. Its messages are queued for the sender.
+
+        input_id: (stream, number) from a platform that numbers a stream's inputs in increasing order, handles
+        them in that order, and may deliver one again after a crash (Telegram: the chat and the update_id).
+        The number is saved with the step, so an input whose number is not above the one saved for its
+        stream was handled already: it is skipped (nothing said, nothing queued)."""
         self.metrics.updates.labels(key.platform).inc()
-        outputs, queued = await self._step(key, event, address)
+        outputs, queued = await self._step(key, event, address, input_id=input_id)
         now = [self.renderer.notice(a) for a in outputs if isinstance(a, Notice) and isinstance(event, Button)]
         return Reply(now, queued)
 
     async def _step(self, key: UserKey, event: Event, address: dict[str, Any] | None,
-                    fired: TimerRow | None = None) -> tuple[list[Action], int]:
+                    fired: TimerRow | None = None,
+                    input_id: tuple[str, int] | None = None) -> tuple[list[Action], int]:
         """The one path every input takes. Returns (the visible actions, how many messages were queued)."""
         for attempt in range(1, SAVE_ATTEMPTS + 1):
             loaded = await self.storage.load(key)
+            inputs = None
+            if input_id is not None:
+                stream, number = input_id
+                if loaded.inputs.get(stream, number - 1) >= number:
+                    log.info("input %d of %s:%s was handled before; skipped", number, key.platform, key.user_id)
+                    return [], 0
+                inputs = {**loaded.inputs, stream: number}
             if loaded.version == 0 and isinstance(event, events.Undeliverable):
                 # nobody is stored (a stranger, or someone whose /forget confirmation could not be sent):
                 # there is nothing to pause, and recording "unreachable" would store them again
@@ -220,7 +235,7 @@ class Runtime:
                     key, expected_version=loaded.version, state_json=step.state.to_json(), address=address,
                     profile=_profile_columns(step.state), schedule=plan.schedule, cancel=plan.cancel,
                     history=plan.history, fired=fired, outbox=messages, feedback=plan.feedback,
-                    score_after=plan.score_after)
+                    score_after=plan.score_after, inputs=inputs)
             if saved:
                 if plan.schedule:
                     self.wake.set()
@@ -250,7 +265,7 @@ class Runtime:
         """
         fired = 0
         while True:
-            rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=CLAIM_LEASE,
+            rows = await self.storage.claim_due(self.clock.now(), limit=CLAIM_BATCH, lease=self.claim_lease,
                                                 owner=self.owner, platforms=self.platforms, users=self.users)
             if not rows:
                 return fired

@@ -93,6 +93,13 @@ class FakeBotApi(Inspection):
             await self._runner.cleanup()
 
     @property
+    def connections(self) -> int:
+        """Client connections open now. A killed bot's go once the kernel's close is read: every request
+        it made has been answered (recorded in `calls`) or cut off (and so never took effect)."""
+        server = self._runner.server if self._runner is not None else None
+        return len(server.connections) if server is not None else 0
+
+    @property
     def base_url(self) -> str:
         """For ApplicationBuilder().base_url(...): PTB appends the token and method."""
         return f"http://127.0.0.1:{self.port}/bot"

@@ -132,6 +132,20 @@ async def test_a_text_s_notice_is_queued_not_shown(runtime, store):
     assert await queued(store, "telegram:5") == [("notice", "hint")]
 
 
+async def test_an_input_delivered_again_is_recognised_by_its_number_and_skipped(runtime, store, bell):
+    """A platform may deliver an input again after a crash (Telegram: handled, not yet confirmed): its
+    number per stream was saved with the step that handled it, so it is not handled twice."""
+    assert (await runtime.handle(ANNA, Text("hold"), {"chat_id": 5}, input_id=("5", 41))).queued == 1
+    assert (await runtime.handle(ANNA, Text("hold"), {"chat_id": 5}, input_id=("5", 41))) == Reply([], 0)
+    assert (await runtime.handle(ANNA, Text("hello"), {"chat_id": 5}, input_id=("5", 40))) == Reply([], 0)
+    assert (await store.load(ANNA)).version == 1 and bell.rings == 1  # nothing saved, nothing queued
+    # another stream of the same user (a group) counts on its own; a higher number is a new input
+    assert (await runtime.handle(ANNA, Text("hello"), {"chat_id": -9}, input_id=("-9", 12))).queued == 1
+    assert (await runtime.handle(ANNA, Text("hello"), {"chat_id": 5}, input_id=("5", 42))).queued == 1
+    assert (await store.load(ANNA)).inputs == {"5": 42, "-9": 12}
+    assert await queued(store, "telegram:5") == [("message", "hold on"), ("notice", "hint")]
+
+
 @pytest.mark.parametrize("fail_at", ["users", "INSERT INTO outbox ("])
 async def test_a_failing_save_commits_nothing_not_even_its_messages(tiny, failing, store, clock, bell, fail_at):
     """The state write (first) or the outbox insert (after state, timers, history, feedback) fails: the

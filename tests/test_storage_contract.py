@@ -55,10 +55,10 @@ def ended(outcome="completed", seconds=0) -> HistoryRow:
 
 
 async def save(storage, key, version, state="{}", *, address=None, profile=None, schedule=(), cancel=(),
-               history=(), fired=None) -> bool:
+               history=(), fired=None, inputs=None) -> bool:
     return await storage.save(key, expected_version=version, state_json=state, address=address,
                               profile=profile if profile is not None else {}, schedule=list(schedule),
-                              cancel=list(cancel), history=list(history), fired=fired)
+                              cancel=list(cancel), history=list(history), fired=fired, inputs=inputs)
 
 
 async def snapshot(backend) -> dict[str, list]:
@@ -159,6 +159,18 @@ async def test_save_and_load_round_trip(store, backend):
     assert await store.load(ANNA) == Loaded('{"screen": 2}', 2, {"chat_id": 5})
     assert await backend.query("SELECT timezone, last_triage_at_ms FROM users") == [(None, None)]
     assert (await store.load(BORIS)).version == 0
+
+
+async def test_the_input_numbers_go_with_the_step_that_handled_them(store):
+    """What Runtime.handle recognises a delivered-again input by: written with the step, or not at all."""
+    assert await save(store, ANNA, 0, inputs={"5": 10})
+    assert (await store.load(ANNA)).inputs == {"5": 10}
+    assert await save(store, ANNA, 1)  # None (a timer's step) keeps them
+    assert not await save(store, ANNA, 1, inputs={"5": 11})  # a lost save writes none
+    assert (await store.load(ANNA)).inputs == {"5": 10}
+    assert await save(store, ANNA, 2, inputs={"5": 12, "-100": 3})
+    assert (await store.load_many([ANNA, BORIS])) == {
+        ANNA: Loaded("{}", 3, {}, {"5": 12, "-100": 3}), BORIS: Loaded(None, 0, {})}
 
 
 async def test_a_second_insert_for_a_new_user_loses(store):

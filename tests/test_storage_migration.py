@@ -1,4 +1,5 @@
-"""Schema version 2 (outbox, dead letters, media, feedback, session scores) on databases of version 1.
+"""The schema since version 2 (outbox, dead letters, media, feedback, session scores; 3: the users' input
+numbers) on databases of version 1.
 
 tests/fixtures/schema_v1.sqlite.sql is a version-1 SQLite database made by the code before this schema
 (two users with a timer and a history row each), dumped as SQL. On PostgreSQL the same rows are written
@@ -75,7 +76,7 @@ async def test_a_version_1_database_migrates_and_keeps_its_rows(backend, monkeyp
     await make_v1(backend, monkeypatch)
     storage = await open_storage(backend.url)
     try:
-        assert storage.found_version == 1 and await storage.schema_version() == len(MIGRATIONS) == 2
+        assert storage.found_version == 1 and await storage.schema_version() == len(MIGRATIONS) == 3
         assert await storage.load(ANNA) == Loaded('{"screen": "menu"}', 1, {"chat_id": 101})
         assert await storage.timers(BORIS) == [TimerRow(BORIS, "hold", T0, {"seq": 1})]
         assert await storage.history(ANNA) == [HistoryRow("completed", "lower5", "D", 5, 150, T0)]  # no scores

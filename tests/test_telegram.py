@@ -286,7 +286,7 @@ async def test_handler_failure_is_logged_answered_politely_and_the_bot_carries_o
     try:
         real_handle = world.runtime.handle
 
-        async def broken_once(key, event, address=None):
+        async def broken_once(key, event, address=None, input_id=None):
             world.runtime.handle = real_handle
             raise RuntimeError("storage went away")
 

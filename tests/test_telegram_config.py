@@ -1,18 +1,23 @@
 """Telegram settings and start-up without a bot running: configuration from the environment, run_telegram's
-one-line refusals, the token redaction filter, and the per-chat update processor."""
+one-line refusals, the token redaction filter, the per-chat update processor, and the lease on claims."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import T0
+from delivery_world import FakeTransport
 from telegram_world import TOKEN, core_for
 
 from bot import ConfigError
-from bot.app import Settings, run_telegram
+from bot.app import Settings, make_parts, run_telegram, sender_for
 from bot.cli import main as cli_main
+from bot.runtime import FakeClock
+from bot.storage import open_storage
 from bot.telegram.config import RedactToken, TelegramConfig
 from dialogs.content import DEFAULT_CONTENT_DIR
 
@@ -128,3 +133,28 @@ async def test_updates_of_one_chat_stay_in_order_while_other_chats_go_ahead() ->
     await asyncio.gather(*tasks)
     assert seen.index("alice 1 end") < seen.index("alice 2 start")  # alice's answers never overtake
     assert processor._chats == {}  # no lock is kept for a chat with nothing queued
+
+
+# ---- the lease on claims (STRETCHBOT_LEASE_SECONDS) -------------------------------------------------------
+@pytest.mark.parametrize("raw, seconds", [(None, 60.0), ("", 60.0), ("5", 5.0), (" 90 ", 90.0)])
+async def test_the_lease_on_claims_comes_from_the_environment_and_reaches_the_runtime_and_the_sender(
+        raw, seconds, content, tmp_path) -> None:
+    settings = Settings.from_env({} if raw is None else {"STRETCHBOT_LEASE_SECONDS": raw})
+    assert settings.lease_seconds == seconds
+    storage = await open_storage(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        parts = make_parts(core_for(content), storage, FakeClock(T0), "telegram", lease_seconds=settings.lease_seconds)
+        sender = sender_for(parts, FakeTransport(parts.runtime.clock, "telegram"))
+    finally:
+        await storage.close()
+    assert parts.runtime.claim_lease == sender.lease == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ("soon", "STRETCHBOT_LEASE_SECONDS: 'soon' is not a number"),
+    ("2", "STRETCHBOT_LEASE_SECONDS: 2 must be from 5 to 3600"),  # a send waiting out a rate limit outlasts it
+    ("nan", "STRETCHBOT_LEASE_SECONDS: nan must be from 5 to 3600"),
+])
+def test_a_bad_lease_is_one_clear_line(raw, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({"STRETCHBOT_LEASE_SECONDS": raw})

@@ -52,6 +52,8 @@ class Loaded:
     state_json: str | None  # None for a new user
     version: int  # 0 for a new user
     address: JsonDict  # the adapter's opaque delivery address; {} if none
+    # the newest input number handled per input stream (Telegram: chat id -> update_id); see Runtime.handle
+    inputs: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Save:
     outbox: Sequence[OutgoingMessage] = field(default_factory=list)  # sent after the commit, in this order
     feedback: Sequence[FeedbackRow] = field(default_factory=list)
     score_after: int | None = None  # the back score given after the user's latest session: added to its row
+    inputs: dict[str, int] | None = None  # Loaded.inputs with this step's input; None: unchanged
 
 
 class OutboxStore(Protocol):
@@ -212,6 +215,7 @@ class Storage(OutboxStore, Protocol):
         outbox: Sequence[OutgoingMessage] = (),
         feedback: Sequence[FeedbackRow] = (),
         score_after: int | None = None,
+        inputs: dict[str, int] | None = None,
     ) -> bool: ...
     async def save_many(self, saves: list[Save]) -> list[bool]: ...
     async def enqueue(self, key: UserKey, outbox: Sequence[OutgoingMessage]) -> None: ...

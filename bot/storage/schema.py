@@ -108,6 +108,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE history ADD COLUMN score_before INTEGER",
         "ALTER TABLE history ADD COLUMN score_after INTEGER",
     ),
+    # 3: per user, the newest platform input number each of their chats' steps came from (JSON: chat ->
+    # number), written with the step: an input a platform delivers again after a crash (Telegram: an
+    # update handled, then the process killed before it confirmed it) is recognised and not handled twice
+    ("ALTER TABLE users ADD COLUMN inputs TEXT NOT NULL DEFAULT '{}'",),
 ]
 # every table with rows about a user (forget/export); each has platform and user_id columns
 USER_TABLES = ("users", "timers", "history", "outbox", "dead_letters", "feedback")

@@ -65,12 +65,13 @@ class SqlStorage(OutboxSql):
     # ---- users ---------------------------------------------------------------------------------
     async def load(self, key: UserKey) -> Loaded:
         rows = await self._read(
-            "SELECT state, version, address FROM users WHERE platform = ? AND user_id = ?", (key.platform, key.user_id)
+            "SELECT state, version, address, inputs FROM users WHERE platform = ? AND user_id = ?",
+            (key.platform, key.user_id),
         )
         if not rows:
             return Loaded(state_json=None, version=0, address={})
-        state, version, address = rows[0]
-        return Loaded(state_json=state, version=version, address=json.loads(address))
+        state, version, address, inputs = rows[0]
+        return Loaded(state_json=state, version=version, address=json.loads(address), inputs=json.loads(inputs))
 
     async def load_many(self, keys: list[UserKey]) -> dict[UserKey, Loaded]:
         """Several users' states in one query per LOAD_CHUNK users (the scheduler's batches)."""
@@ -78,12 +79,12 @@ class SqlStorage(OutboxSql):
         for start in range(0, len(keys), LOAD_CHUNK):
             chunk = keys[start : start + LOAD_CHUNK]
             rows = await self._read(
-                "SELECT platform, user_id, state, version, address FROM users WHERE (platform, user_id) IN"
+                "SELECT platform, user_id, state, version, address, inputs FROM users WHERE (platform, user_id) IN"
                 f" (VALUES {', '.join('(?, ?)' for _ in chunk)})",
                 tuple(part for key in chunk for part in (key.platform, key.user_id)),
             )
-            for platform, user_id, state, version, address in rows:
-                found[UserKey(platform, user_id)] = Loaded(state, version, json.loads(address))
+            for platform, user_id, state, version, address, inputs in rows:
+                found[UserKey(platform, user_id)] = Loaded(state, version, json.loads(address), json.loads(inputs))
         return found
 
     async def save(
@@ -101,6 +102,7 @@ class SqlStorage(OutboxSql):
         outbox: Sequence[OutgoingMessage] = (),
         feedback: Sequence[FeedbackRow] = (),
         score_after: int | None = None,
+        inputs: dict[str, int] | None = None,
     ) -> bool:
         [saved] = await self.save_many(
             [
@@ -117,6 +119,7 @@ class SqlStorage(OutboxSql):
                     list(outbox),
                     list(feedback),
                     score_after,
+                    inputs,
                 )
             ]
         )
@@ -204,20 +207,21 @@ class SqlStorage(OutboxSql):
         if save.expected_version == 0:
             changed = await tx.execute(
                 "INSERT INTO users (platform, user_id, address, timezone, last_triage_at_ms,"
-                " last_triage_level, state, version, created_ms, updated_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (platform, user_id) DO NOTHING",
-                (*who, to_json(save.address or {}), *columns, save.state_json, now, now),
+                " last_triage_level, state, version, created_ms, updated_ms, inputs)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (platform, user_id) DO NOTHING",
+                (*who, to_json(save.address or {}), *columns, save.state_json, now, now, to_json(save.inputs or {})),
             )
         else:
             changed = await tx.execute(
                 "UPDATE users SET address = COALESCE(?, address), timezone = ?, last_triage_at_ms = ?,"
-                " last_triage_level = ?, state = ?, version = version + 1, updated_ms = ?"
-                " WHERE platform = ? AND user_id = ? AND version = ?",
+                " last_triage_level = ?, state = ?, version = version + 1, updated_ms = ?,"
+                " inputs = COALESCE(?, inputs) WHERE platform = ? AND user_id = ? AND version = ?",
                 (
                     None if save.address is None else to_json(save.address),
                     *columns,
                     save.state_json,
                     now,
+                    None if save.inputs is None else to_json(save.inputs),
                     *who,
                     save.expected_version,
                 ),

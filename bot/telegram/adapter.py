@@ -41,6 +41,13 @@ def user_key(user_id: int | str) -> UserKey:
     return UserKey("telegram", str(user_id))
 
 
+def input_id(update: Update) -> tuple[str, int]:
+    """The runtime's input number for an update: update_ids grow, and the updates of a chat are handled in
+    order (PerChatUpdateProcessor, by the same chat), so one delivered again after a crash is recognised."""
+    chat = update.effective_chat
+    return str(chat.id if chat is not None else None), update.update_id
+
+
 class TelegramBot:
     """The Telegram side of stretchbot: updates in (to a ready Runtime), outbox bodies out (its transport).
     `commands`: (name, description) pairs from content."""
@@ -79,7 +86,8 @@ class TelegramBot:
         user, message = update.effective_user, update.effective_message
         if user is None or user.is_bot or message is None:  # channel posts, other bots in a group
             return
-        await self.runtime.handle(user_key(user.id), event, {"chat_id": message.chat_id})
+        await self.runtime.handle(user_key(user.id), event, {"chat_id": message.chat_id},
+                                  input_id=input_id(update))
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -96,9 +104,15 @@ class TelegramBot:
         message = query.message if isinstance(query.message, Message) else None
         # an inaccessible (very old) message: answer in the owner's private chat
         chat_id = message.chat_id if message else int(owner)
-        reply = await self.runtime.handle(user_key(owner), Button(choice, screen), {"chat_id": chat_id})
+        reply = await self.runtime.handle(user_key(owner), Button(choice, screen), {"chat_id": chat_id},
+                                          input_id=input_id(update))
         notices = [view.text for view in reply.now if view.kind == "notice"]
-        await query.answer(" ".join(notices)[:MAX_TOAST] if notices else None)
+        try:
+            await query.answer(" ".join(notices)[:MAX_TOAST] if notices else None)
+        except BadRequest as error:
+            # too old (handled after a restart) or answered already (a press delivered again): the press
+            # itself was handled, only its toast is lost, so this is no error to apologise for
+            log.info("could not answer button press of update %s: %s", update.update_id, error)
         if reply.queued and message is not None:  # the press was taken: the next screen is on its way
             await self._close_keyboard(message, query.data or "")
 
@@ -161,6 +175,7 @@ def build(config: TelegramConfig, runtime: Runtime, commands: list[tuple[str, st
     if config.base_url:
         builder = builder.base_url(config.base_url)
     application = builder.build()
+    polling.handled = lambda: handled(application)
     transport = TelegramTransport(application.bot, outgoing, runtime.storage, rates=rates,
                                   private_only_text=runtime.text("mydata_private_only"))
     adapter = TelegramBot(application, runtime, commands, transport, requests=(request, polling))
@@ -170,6 +185,13 @@ def build(config: TelegramConfig, runtime: Runtime, commands: list[tuple[str, st
     application.add_handler(CallbackQueryHandler(adapter.on_press))
     application.add_error_handler(adapter.on_error)
     return adapter
+
+
+async def handled(application: Application) -> None:
+    """Until every update fetched so far has been handled (its step committed). serve() starts the application
+    before the poller's first request; a stopped one handles nothing more, so nothing is waited for then."""
+    if application.running:
+        await application.update_queue.join()
 
 
 async def serve(adapter: TelegramBot, config: TelegramConfig, stop: asyncio.Event) -> None:
@@ -196,6 +218,7 @@ async def serve(adapter: TelegramBot, config: TelegramConfig, stop: asyncio.Even
         else:
             await updater.start_polling(timeout=int(config.poll_timeout), allowed_updates=ALLOWED_UPDATES,
                                         error_callback=polling_error)
+        # at once: start_polling only made the poller's task, which sends its first request after this
         await application.start()
         log.info("running on Telegram as @%s (%s)", application.bot.username,
                  "webhook" if config.webhook_url else "long polling")
