@@ -62,7 +62,8 @@ Body = dict[str, Any]
 
 
 class Engine(Protocol):
-    def handle(self, state: UserState, event: Event, now: datetime) -> Step: ...
+    # the state passed is one the runtime has just loaded and never uses again: the engine may change it
+    def advance(self, state: UserState, event: Event, now: datetime) -> Step: ...
 
 
 class StateConflict(Exception):
@@ -214,7 +215,7 @@ class Runtime:
                 # there is nothing to pause, and recording "unreachable" would store them again
                 return [], 0
             now = self.clock.now()
-            step = self.engine.handle(self._state(key, loaded), event, now)
+            step = self.engine.advance(self._state(key, loaded), event, now)
             plan = _plan(key, step, now, self.time_scale)
             messages = outgoing(key, address if address is not None else loaded.address, plan.outputs, event)
             if isinstance(event, events.Undeliverable):
@@ -287,7 +288,7 @@ class Runtime:
         for row in singles:
             self.metrics.timer_lateness.observe(max(0.0, (now - row.due).total_seconds()))
             try:
-                step = self.engine.handle(self._state(row.key, loaded[row.key]),
+                step = self.engine.advance(self._state(row.key, loaded[row.key]),
                                           TimerFired(row.name, row.due, row.payload), now)
             except Exception:  # one bad timer must never stop the others; its lease expires, it retries
                 log.exception("timer %r for %s:%s failed", row.name, row.key.platform, row.key.user_id)

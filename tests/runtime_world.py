@@ -59,7 +59,7 @@ class TinyEngine:
         self.events: list[object] = []
         self.broken_timers: set[str] = set()
 
-    def handle(self, state: UserState, event, now: datetime) -> Step:
+    def advance(self, state: UserState, event, now: datetime) -> Step:
         self.events.append(event)
         if event == Command("help"):  # answers, changes nothing: a stranger stays a stranger
             return Step(state, (say("help text"),))

@@ -18,6 +18,7 @@ from dialogs.events import (
     ForgetUser,
     Notice,
     ScheduleTimer,
+    Text,
     TimerFired,
 )
 from dialogs.flows.timers import HOLD_TIMER
@@ -396,6 +397,24 @@ def test_the_engine_does_not_mutate_the_state_it_was_given(engine: Engine) -> No
     state = UserState()
     engine.handle(state, Command("stretch"), T0)
     assert state == UserState()
+
+
+def test_advance_on_a_handed_over_state_steps_exactly_like_handle(engine: Engine) -> None:
+    # the runtime calls advance() on the state it has just loaded (no copy); it must mean the same step
+    state, now, screens = UserState(), T0, set()
+    script = [Command("stretch"), Button("no", 0), Text("no numbness"), Text("no"), Text("none of those"),
+              Text("2"), Text("no"), Text("can you walk on my back"), Command("help"), Text("ouch it hurts")]
+    for event in script:
+        if isinstance(event, Button):
+            event = Button(event.choice, state.screen_no)
+        kept = state.to_json()
+        pure = engine.handle(state, event, now)
+        assert state.to_json() == kept
+        handed_over = engine.advance(UserState.model_validate_json(kept), event, now)
+        assert handed_over == pure
+        state, now = pure.state, now + timedelta(seconds=5)
+        screens.add(state.screen.id if state.screen else None)
+    assert len(screens) >= 3  # the script really moved through the screening
 
 
 def test_state_survives_a_json_round_trip_mid_hold(chat: Chat) -> None:

@@ -178,8 +178,8 @@ async def test_a_forgotten_user_or_a_stranger_who_blocked_the_bot_is_not_stored_
 class ChattyWhenBlocked(runtime_world.TinyEngine):
     """An engine that (unlike the real one) says something when told a chat is unreachable."""
 
-    def handle(self, state, event, now):
-        step = super().handle(state, event, now)
+    def advance(self, state, event, now):
+        step = super().advance(state, event, now)
         if isinstance(event, events.Undeliverable):
             return type(step)(step.state, (*step.actions, runtime_world.say("are you there?")))
         return step
