@@ -11,11 +11,11 @@ This module imports nothing from dialogs.content at run time (dialogs.content im
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol
+from typing import ClassVar, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from dialogs.progress_words import check_placeholders
+from dialogs.progress_words import PlaceholderTexts
 
 
 class _Strict(BaseModel):
@@ -67,7 +67,7 @@ class HoldLimit(_Sourced):
     variant: str | None = None  # an existing stretch id, done instead once the hold is at its minimum
 
 
-class AdaptationTexts(_Strict):
+class AdaptationTexts(PlaceholderTexts):
     """What the bot says about adaptation. PLACEHOLDERS lists what each text may use: {stretch},
     {variant}, {routine} and {longer} are filled with titles, {days} with a counted "N days"."""
 
@@ -110,13 +110,6 @@ class AdaptationTexts(_Strict):
     offer_accepted_hold: str
     offer_declined: str
     advise_gp: str
-
-    @field_validator("*")
-    @classmethod
-    def _placeholders(cls, value: Any, info: ValidationInfo) -> Any:
-        if not isinstance(value, str) or not value:
-            raise ValueError("must be a non-empty text")
-        return check_placeholders(value, cls.PLACEHOLDERS[info.field_name or ""])
 
 
 class AdaptationRules(_Strict):

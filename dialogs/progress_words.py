@@ -30,6 +30,20 @@ def check_placeholders(text: str, allowed: set[str]) -> str:
     return text
 
 
+class PlaceholderTexts(_Strict):
+    """Content texts, each non-empty and using only the placeholders PLACEHOLDERS allows for it, so a typo in
+    content is an error naming the file and field at load time, not a KeyError when the text is sent."""
+
+    PLACEHOLDERS: ClassVar[dict[str, set[str]]] = {}
+
+    @field_validator("*")
+    @classmethod
+    def _placeholders(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str) or not value:
+            raise ValueError("must be a non-empty text")
+        return check_placeholders(value, cls.PLACEHOLDERS[info.field_name or ""])
+
+
 class Plural(_Strict):
     """A counted noun: `one` for exactly 1, `other` for every other number ("1 stretch", "2 stretches")."""
 
@@ -92,7 +106,7 @@ class ChartWords(_Strict):
         return value
 
 
-class Texts(_Strict):
+class Texts(PlaceholderTexts):
     """Sentences of /progress and the weekly summary. PLACEHOLDERS lists what each may use."""
 
     PLACEHOLDERS: ClassVar[dict[str, set[str]]] = {
@@ -134,13 +148,6 @@ class Texts(_Strict):
     weekly_active: str
     weekly_quiet: str
     chart_file: str
-
-    @field_validator("*")
-    @classmethod
-    def _placeholders(cls, value: Any, info: ValidationInfo) -> Any:
-        if not isinstance(value, str) or not value:
-            raise ValueError("must be a non-empty text")
-        return check_placeholders(value, cls.PLACEHOLDERS[info.field_name or ""])
 
 
 class HabitRule(_Strict):
