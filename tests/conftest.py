@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,18 @@ def picture_cache(tmp_path_factory: pytest.TempPathFactory):
         cache = tmp_path_factory.mktemp("cache")
         patch.setenv("XDG_CACHE_HOME", str(cache))
         yield cache
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """A test that runs the CLI in-process installs stretchbot's log handler on the stream pytest captured for
+    it, which is closed once the test ends: put the root logger back, or later records (an aiosqlite thread's)
+    hit the closed stream and print "--- Logging error ---" into the run."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

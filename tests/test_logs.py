@@ -14,12 +14,8 @@ from bot.logs import configure_logging
 
 
 @pytest.fixture
-def restore_root():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def restore_root(restore_root_logger):
+    """conftest's autouse fixture puts the root logger back after each test; named here for readability."""
 
 
 def capture(restore_root, level="INFO", fmt="text", **options) -> io.StringIO:
