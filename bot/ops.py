@@ -15,13 +15,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot import ConfigError
 from bot.metrics import Metrics
 from bot.storage import OutboxStats
+
+if TYPE_CHECKING:  # aiohttp is imported when the endpoint starts: a process without it (the console,
+    from aiohttp import web  # check-content) skips a quarter of a second of start-up
 
 log = logging.getLogger("stretchbot.ops")
 
@@ -61,6 +64,8 @@ class OpsServer:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        from aiohttp import web
+
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.prometheus)
@@ -96,6 +101,8 @@ class OpsServer:
         return stats, None
 
     async def healthz(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         stats, problem = await self._refresh()
         rounds = self.metrics.round_ages()
         stale = {
@@ -116,6 +123,8 @@ class OpsServer:
         return web.json_response(document, status=200 if ok else 503)
 
     async def prometheus(self, request: web.Request) -> web.Response:
+        from aiohttp import web
+
         await self._refresh()
         response = web.Response(body=self.metrics.render())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
