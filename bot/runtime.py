@@ -289,7 +289,7 @@ class Runtime:
             self.metrics.timer_lateness.observe(max(0.0, (now - row.due).total_seconds()))
             try:
                 step = self.engine.advance(self._state(row.key, loaded[row.key]),
-                                          TimerFired(row.name, row.due, row.payload), now)
+                                           TimerFired(row.name, row.due, row.payload), now)
             except Exception:  # one bad timer must never stop the others; its lease expires, it retries
                 log.exception("timer %r for %s:%s failed", row.name, row.key.platform, row.key.user_id)
                 continue
